@@ -1,0 +1,45 @@
+"""Stream live progress bars, logs, text and charts from Python to browsers over SSE.
+
+>>> import sse_widgets
+>>> sse_widgets.channel("demo").send("log", {"level": "INFO", "message": "hi"})  # doctest: +SKIP
+"""
+
+from .client import EventStream, subscribe
+from .errors import (
+    Cancelled,
+    CapacityError,
+    ChannelClosed,
+    InvalidRequest,
+    NotAuthorized,
+    PayloadTooLarge,
+    ProtocolError,
+    SSEWidgetsError,
+)
+from .protocol import Event
+from .publisher import ChannelPublisher, Publisher, channel, connect, get_publisher
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Cancelled",
+    "CapacityError",
+    "ChannelClosed",
+    "ChannelPublisher",
+    "Event",
+    "EventStream",
+    "InvalidRequest",
+    "NotAuthorized",
+    "PayloadTooLarge",
+    "ProtocolError",
+    "Publisher",
+    "SSEWidgetsError",
+    "channel",
+    "connect",
+    "get_publisher",
+    "subscribe",
+]
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    # jupyter_server's entry point: the extension itself lives in sse_widgets.server.
+    return [{"module": "sse_widgets.server.extension"}]

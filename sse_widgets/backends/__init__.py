@@ -1,0 +1,1 @@
+"""Storage backends of the hub: ``memory`` (default, one process) and ``redis`` (shared)."""

@@ -1,0 +1,254 @@
+"""The ``sse-widgets`` command: serve | publish | tail | demo.
+
+``publish`` and ``tail`` find the hub by ``--url``/``--token``, else ``SSE_WIDGETS_URL`` /
+``SSE_WIDGETS_TOKEN``, else the newest ``sse-widgets serve`` running on this machine (from
+its runtime file), so two terminals need no copying of tokens.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from typing import Any
+from urllib.parse import quote
+
+__all__ = ["main"]
+
+
+def _parse_config_overrides(extra: list[str]) -> dict[str, Any]:
+    """``--SSEWidgets.name=value`` arguments as trait values (JSON literals or strings)."""
+    overrides: dict[str, Any] = {}
+    for arg in extra:
+        key, eq, raw = arg.partition("=")
+        if not key.startswith("--SSEWidgets.") or not eq:
+            raise SystemExit(f"sse-widgets: unknown argument {arg!r}")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        overrides[key.removeprefix("--SSEWidgets.")] = value
+    return overrides
+
+
+def _find_hub(url: str | None, token: str | None) -> tuple[str, str | None]:
+    url = url or os.environ.get("SSE_WIDGETS_URL")
+    if url:
+        return url, token if token is not None else os.environ.get("SSE_WIDGETS_TOKEN")
+    from .server.standalone import runtime_dir
+
+    candidates = sorted(
+        runtime_dir().glob("sse-widgets-*.json"), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for path in candidates:
+        try:
+            info = json.loads(path.read_text())
+            os.kill(int(info["pid"]), 0)
+        except (OSError, ValueError, KeyError):
+            continue
+        return info["url"], token if token is not None else info.get("token")
+    raise SystemExit(
+        "sse-widgets: no hub found. Start one with `sse-widgets serve`, or pass "
+        "--url (or set SSE_WIDGETS_URL) and --token"
+    )
+
+
+def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
+    from .server.config import SSEWidgets
+    from .server.standalone import serve_forever
+
+    overrides = _parse_config_overrides(extra)
+    if args.allow_origin:
+        overrides["allow_origins"] = args.allow_origin
+    for name in ("history_size", "ping_interval", "buffer_bytes"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    try:
+        config = SSEWidgets(**overrides)
+    except Exception as exc:  # noqa: BLE001 - traitlets raises several kinds; say which
+        raise SystemExit(f"sse-widgets serve: bad configuration: {exc}") from None
+    logging.basicConfig(
+        level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s"
+    )
+    try:
+        asyncio.run(serve_forever(config, host=args.host, port=args.port, token=args.token))
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from .transport import TOKEN_HEADER, HubAddress
+
+    url, token = _find_hub(args.url, args.token)
+    if args.data == "-":
+        lines = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    else:
+        lines = [args.data]
+    try:
+        values = [json.loads(line) for line in lines]
+    except ValueError as exc:
+        raise SystemExit(
+            f"sse-widgets publish: the data is not JSON ({exc}); quote it, e.g. "
+            '\'{"message": "hi"}\''
+        ) from None
+    body = "\n".join(json.dumps({"event": args.event, "data": v}) for v in values).encode()
+    address = HubAddress.parse(url)
+    connection = address.connection(30)
+    headers = {"Content-Type": "application/x-ndjson"}
+    if token:
+        headers[TOKEN_HEADER] = token
+    try:
+        connection.request(
+            "POST", address.path(f"api/channels/{quote(args.channel)}/events"), body, headers
+        )
+        response = connection.getresponse()
+        reply = response.read().decode("utf-8", "replace")
+    except OSError as exc:
+        raise SystemExit(f"sse-widgets publish: cannot reach {url}: {exc}") from None
+    if response.status != 200:
+        try:
+            reply = json.loads(reply)["error"]
+        except (ValueError, KeyError, TypeError):
+            pass
+        print(f"sse-widgets publish: HTTP {response.status}: {reply}", file=sys.stderr)
+        return 1
+    for cursor in json.loads(reply)["ids"]:
+        print(cursor)
+    return 0
+
+
+def cmd_tail(args: argparse.Namespace) -> int:
+    from .client import EventStream
+
+    targets = args.target
+    if len(targets) == 1 and "://" in targets[0]:
+        url = targets[0]
+        token = args.token if args.token is not None else os.environ.get("SSE_WIDGETS_TOKEN")
+        stream = EventStream(
+            url, events=args.event, token=token, replay="history" if args.from_start else "none"
+        )
+    else:
+        url, token = _find_hub(args.url, args.token)
+        stream = EventStream(
+            url,
+            channels=targets,
+            events=args.event,
+            token=token,
+            replay="history" if args.from_start else "none",
+        )
+    count = 0
+    try:
+        for event in stream:
+            if args.json:
+                print(
+                    json.dumps({"id": event.id, "event": event.event, "data": event.json()}),
+                    flush=True,
+                )
+            else:
+                print(_format_event(event.event, event.data or ""), flush=True)
+            count += 1
+            if args.count and count >= args.count:
+                break
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # noqa: BLE001 - the CLI reports, it does not trace back
+        print(f"sse-widgets tail: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        stream.close()
+    return 0
+
+
+def _format_event(name: str, data: str) -> str:
+    try:
+        frame = json.loads(data)
+    except ValueError:
+        return f"{name}: {data}"
+    if isinstance(frame, dict) and "channel" in frame and "data" in frame:
+        stamp = time.strftime("%H:%M:%S", time.localtime(frame.get("time") or time.time()))
+        return f"{stamp} {frame['channel']} {name} {json.dumps(frame['data'], ensure_ascii=False)}"
+    return f"{name} {json.dumps(frame, ensure_ascii=False)}"
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(port=args.port, seconds=args.seconds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sse-widgets", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser(
+        "serve",
+        help="run a standalone hub (no Jupyter needed)",
+        epilog="Any trait of c.SSEWidgets can be set as --SSEWidgets.name=value.",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)"
+    )
+    serve.add_argument(
+        "--token",
+        default=None,
+        help="access token (default: generated and printed); '' turns auth off",
+    )
+    serve.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="allow cross-origin use from ORIGIN (repeatable; '*' for any)",
+    )
+    serve.add_argument("--history-size", type=int, help="events kept per channel")
+    serve.add_argument("--ping-interval", type=float, help="seconds between heartbeats")
+    serve.add_argument("--buffer-bytes", type=int, help="send buffer per subscriber")
+
+    publish = sub.add_parser("publish", help="publish one event (or NDJSON lines from stdin)")
+    publish.add_argument("channel")
+    publish.add_argument("event")
+    publish.add_argument("data", help="the event's data as JSON, or - to read one JSON per line")
+
+    tail = sub.add_parser("tail", help="print a stream's events as they arrive")
+    tail.add_argument("target", nargs="+", help="channel name(s), or a full stream URL")
+    tail.add_argument("--event", action="append", default=[], help="only events of this name")
+    tail.add_argument(
+        "--from-start",
+        action="store_true",
+        help="begin with the snapshot and the history the hub keeps",
+    )
+    tail.add_argument("--json", action="store_true", help="one JSON object per event")
+    tail.add_argument("--count", type=int, default=0, help="exit after this many events")
+
+    for command in (publish, tail):
+        command.add_argument("--url", help="hub URL (default: $SSE_WIDGETS_URL or a running serve)")
+        command.add_argument("--token", help="token (default: $SSE_WIDGETS_TOKEN or the serve's)")
+
+    demo = sub.add_parser("demo", help="start a hub and publish a demo you can watch")
+    demo.add_argument("--port", type=int, default=8765)
+    demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``sse-widgets`` console script."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "serve":
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "serve":
+        return cmd_serve(args, extra)
+    handlers = {"publish": cmd_publish, "tail": cmd_tail, "demo": cmd_demo}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,470 @@
+"""The hub: named channels with bounded history, resumable cursors, snapshots and fan-out.
+
+One :class:`Hub` per server process. Publishing appends :class:`Record` objects to a
+:class:`Channel`; each record is encoded once, when it is published, in both wire formats
+(multiplexed and single-channel; the second lazily) and the same ``bytes`` go to every
+subscriber. Subscribers are :class:`~sse_widgets.subscription.Subscription` queues that the
+transport drains.
+
+Cursors (the SSE ``id:``) are ``"<epoch>-<seq>"``: ``seq`` is one counter for the whole hub,
+so a single number orders events across every channel of a multiplexed stream, and ``epoch``
+changes when the hub's memory is lost (a restart), so a cursor from an earlier life is
+recognised instead of silently matching unrelated events. Resuming from a cursor replays
+exactly the events after it; when the history no longer reaches back that far, the stream
+gets an explicit ``reset`` event for that channel, then its snapshot (the latest state per
+progress bar) and what history remains.
+
+Pure Python and asyncio: must not import tornado or do I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import CapacityError, InvalidRequest, PayloadTooLarge
+from .protocol import validate_field
+from .replay import build_replay
+from .subscription import Subscription
+
+__all__ = [
+    "CHANNEL_NAME_PATTERN",
+    "Channel",
+    "Hub",
+    "HubConfig",
+    "PublishItem",
+    "Record",
+    "RESERVED_EVENTS",
+    "validate_channel_name",
+    "validate_event_name",
+]
+
+#: Channel names: 1-128 characters from ``A-Z a-z 0-9 _ . : -``, not starting with ``.``,
+#: ``:`` or ``-`` (so a name is always one safe URL path segment).
+CHANNEL_NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,127}"
+_CHANNEL_NAME = re.compile(CHANNEL_NAME_PATTERN + r"\Z")
+#: Event names the hub itself sends on a stream; producers may not publish them.
+RESERVED_EVENTS = frozenset({"reset", "close"})
+_MAX_EVENT_NAME = 256
+_CONTROL_SUFFIX = "#control"  # '#' cannot appear in a channel name: hidden namespace
+HEARTBEAT = b": ping\n\n"
+
+
+def validate_channel_name(name: str) -> str:
+    """Return ``name`` if it is a valid channel name, else raise InvalidRequest.
+
+    >>> validate_channel_name("training.run-1")
+    'training.run-1'
+    """
+    if not isinstance(name, str) or _CHANNEL_NAME.match(name) is None:
+        raise InvalidRequest(
+            f"invalid channel name {name!r}: use 1-128 characters from A-Z a-z 0-9 _ . : - "
+            "starting with a letter, digit or underscore"
+        )
+    return name
+
+
+def validate_event_name(name: str) -> str:
+    """Return ``name`` if producers may publish events under it, else raise InvalidRequest."""
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest(f"event name must be a non-empty string, not {name!r}")
+    try:
+        validate_field("event name", name)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc)) from None
+    if len(name) > _MAX_EVENT_NAME:
+        raise InvalidRequest(
+            f"event name is {len(name)} characters; the limit is {_MAX_EVENT_NAME}"
+        )
+    if name in RESERVED_EVENTS:
+        raise InvalidRequest(f"event name {name!r} is reserved for the hub's own stream events")
+    return name
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """Limits and behaviour of a hub; the server builds it from ``c.SSEWidgets`` traits."""
+
+    history_size: int = 1000
+    history_bytes: int = 16 * 1024 * 1024
+    buffer_bytes: int = 8 * 1024 * 1024
+    max_event_bytes: int = 1024 * 1024
+    max_channels: int = 10_000
+    max_subscribers: int = 10_000
+    snapshot_size: int = 10_000
+    retry_ms: int = 2000
+    ping_interval: float = 15.0
+    #: Conflated ("state") events: event name -> payload field holding the key.
+    state_events: Mapping[str, str] = field(default_factory=lambda: {"progress": "bar"})
+
+    def __post_init__(self) -> None:
+        for name in (
+            "history_size",
+            "history_bytes",
+            "buffer_bytes",
+            "max_event_bytes",
+            "max_channels",
+            "max_subscribers",
+            "snapshot_size",
+        ):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"HubConfig.{name} must be a positive int, not {value!r}")
+        if self.retry_ms < 0 or self.ping_interval <= 0:
+            raise ValueError("HubConfig.retry_ms must be >= 0 and ping_interval > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class PublishItem:
+    """One validated event ready to publish: name, payload as JSON text, conflation key."""
+
+    event: str
+    payload: str
+    key: tuple[str, str] | None = None
+
+
+class Record:
+    """A published event: its position, names, payload JSON and encoded frames."""
+
+    __slots__ = (
+        "_single_frame",
+        "channel",
+        "cursor",
+        "event",
+        "frame",
+        "key",
+        "payload",
+        "seq",
+        "time",
+    )
+
+    def __init__(self, seq: int, cursor: str, channel: str, item: PublishItem, now: float):
+        self.seq = seq
+        self.cursor = cursor
+        self.channel = channel
+        self.event = item.event
+        self.payload = item.payload
+        self.key = item.key
+        self.time = now
+        # Channel names are plain ASCII from a safe set, so they need no JSON escaping.
+        self.frame = (
+            f'id: {cursor}\nevent: {item.event}\ndata: {{"channel": "{channel}", '
+            f'"data": {item.payload}, "time": {now:.3f}}}\n\n'
+        ).encode()
+        self._single_frame: bytes | None = None
+
+    @property
+    def single_frame(self) -> bytes:
+        """The frame of the single-channel endpoint, whose ``data:`` is the payload itself."""
+        frame = self._single_frame
+        if frame is None:
+            frame = f"id: {self.cursor}\nevent: {self.event}\ndata: {self.payload}\n\n".encode()
+            self._single_frame = frame
+        return frame
+
+
+class Channel:
+    """A named channel: a ring buffer of recent records, a snapshot, and its subscribers."""
+
+    def __init__(self, name: str, config: HubConfig, evicted_upto: int = 0) -> None:
+        self.name = name
+        self._config = config
+        self.history: deque[Record] = deque()
+        self.history_bytes = 0
+        #: Highest seq this channel dropped from its history (0: nothing dropped yet).
+        self.evicted_upto = evicted_upto
+        #: Latest record per state key, oldest first (a dict keeps insertion order).
+        self.snapshot: dict[tuple[str, str], Record] = {}
+        self.subscribers: list[Subscription] = []
+        self.last: Record | None = None
+
+    def append(self, records: list[Record]) -> None:
+        """Add records to the history and snapshot, evicting what the limits push out."""
+        config = self._config
+        history, snapshot = self.history, self.snapshot
+        for record in records:
+            history.append(record)
+            self.history_bytes += len(record.frame)
+            key = record.key
+            if key is not None:
+                snapshot.pop(key, None)  # re-insert so the dict stays ordered by recency
+                snapshot[key] = record
+                if len(snapshot) > config.snapshot_size:
+                    del snapshot[next(iter(snapshot))]
+        while len(history) > config.history_size or (
+            self.history_bytes > config.history_bytes and len(history) > 1
+        ):
+            dropped = history.popleft()
+            self.history_bytes -= len(dropped.frame)
+            self.evicted_upto = dropped.seq
+        self.last = records[-1]
+
+    def since(self, seq: int) -> list[Record]:
+        """The retained records after ``seq`` (the caller checked ``seq >= evicted_upto``)."""
+        history = self.history
+        start = len(history)
+        while start and history[start - 1].seq > seq:
+            start -= 1
+        return [history[i] for i in range(start, len(history))]
+
+    def compacted(self) -> tuple[list[Record], list[Record]]:
+        """What a viewer starting over needs: (evicted snapshot records, retained history).
+
+        State records superseded by a later one for the same key are left out of the history.
+        """
+        snapshot = self.snapshot
+        evicted = [r for r in snapshot.values() if r.seq <= self.evicted_upto]
+        evicted.sort(key=lambda r: r.seq)
+        retained = [r for r in self.history if r.key is None or snapshot.get(r.key) is r]
+        return evicted, retained
+
+
+class Hub:
+    """Registry of channels; publishes, fans out, replays and keeps subscribers alive.
+
+    >>> hub = Hub()
+    >>> item = hub.prepare("log", {"message": "hi"})
+    >>> [cursor] = hub.publish_nowait("demo", [item])
+    >>> cursor.endswith("-1")
+    True
+    """
+
+    def __init__(self, config: HubConfig | None = None, *, epoch: str | None = None) -> None:
+        self.config = config or HubConfig()
+        self.epoch = epoch or secrets.token_hex(4)
+        self._seq = 0
+        self._channels: dict[str, Channel] = {}
+        self._tombstones: dict[str, int] = {}  # deleted channel -> its last seq
+        self._subscriptions: set[Subscription] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+    # -- publishing ---------------------------------------------------------------------
+
+    def prepare(self, event: str, data: Any) -> PublishItem:
+        """Validate an event and serialize its data once; raises InvalidRequest if unusable."""
+        validate_event_name(event)
+        try:
+            payload = self._encode(data)
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest(f"event {event!r}: data is not JSON-serializable: {exc}") from None
+        if len(payload) > self.config.max_event_bytes:
+            raise PayloadTooLarge(
+                f"event {event!r} has {len(payload)} bytes of data; the limit is "
+                f"{self.config.max_event_bytes} (c.SSEWidgets.max_event_bytes)"
+            )
+        key = None
+        field = self.config.state_events.get(event)
+        if field is not None and isinstance(data, dict):
+            value = data.get(field)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                key = (event, str(value))
+        return PublishItem(event, payload, key)
+
+    async def publish(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
+        """Append events to a channel (created on first use); return their cursors."""
+        return self.publish_nowait(channel, items)
+
+    def publish_nowait(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
+        """Synchronous :meth:`publish` for the memory hub (same loop, no await needed)."""
+        if not items:
+            return []
+        target = self._channel(validate_channel_name(channel))
+        return self._append(target, items)
+
+    def _append(self, target: Channel, items: Sequence[PublishItem]) -> list[str]:
+        now = time.time()
+        epoch, seq, name = self.epoch, self._seq, target.name
+        records = []
+        for item in items:
+            seq += 1
+            records.append(Record(seq, f"{epoch}-{seq}", name, item, now))
+        self._seq = seq
+        target.append(records)
+        self._fan_out(target, records)
+        return [r.cursor for r in records]
+
+    def _fan_out(self, target: Channel, records: list[Record]) -> None:
+        mux: list[bytes] | None = None
+        mux_size = 0
+        dead = []
+        for sub in target.subscribers:
+            if sub.events is None and not sub.single:
+                if mux is None:
+                    mux = [r.frame for r in records]
+                    mux_size = sum(map(len, mux))
+                alive = sub.push_many(mux, mux_size)
+            else:
+                frames = [
+                    r.single_frame if sub.single else r.frame for r in records if sub.wants(r.event)
+                ]
+                alive = not frames or sub.push_many(frames, sum(map(len, frames)))
+            if not alive:
+                dead.append(sub)
+        for sub in dead:
+            self.unsubscribe(sub)
+
+    # -- control messages (viewer -> producer) --------------------------------------------
+
+    def publish_control(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
+        """Publish viewer-to-producer messages on the channel's hidden control stream."""
+        validate_channel_name(channel)
+        return self._append(self._channel(channel + _CONTROL_SUFFIX), items)
+
+    def control_key(self, channel: str) -> str:
+        """The internal key of a channel's control stream, for :meth:`subscribe`."""
+        return validate_channel_name(channel) + _CONTROL_SUFFIX
+
+    # -- subscribing ----------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        channels: Iterable[str],
+        *,
+        events: Iterable[str] | None = None,
+        cursor: str | None = None,
+        replay: str = "none",
+        single: bool = False,
+    ) -> Subscription:
+        """Open a subscription and queue its opening frames and replay.
+
+        ``cursor`` (a ``Last-Event-ID``) resumes exactly after that event; without one,
+        ``replay`` says where to start: ``"none"`` (live only), ``"snapshot"`` (latest state
+        of each bar, then live) or ``"history"`` (snapshot and all retained history).
+        Channel keys may be control keys from :meth:`control_key`.
+        """
+        keys = list(dict.fromkeys(channels))
+        if not keys:
+            raise InvalidRequest("subscribe to at least one channel (?channel=name)")
+        for key in keys:
+            validate_channel_name(key.removesuffix(_CONTROL_SUFFIX))
+        if replay not in ("none", "snapshot", "history"):
+            raise InvalidRequest(f"replay must be none, snapshot or history, not {replay!r}")
+        if len(self._subscriptions) >= self.config.max_subscribers:
+            raise CapacityError(
+                f"the hub has {len(self._subscriptions)} subscribers, its limit "
+                "(c.SSEWidgets.max_subscribers); try again later"
+            )
+        if cursor is not None:
+            try:
+                validate_field("Last-Event-ID", cursor)
+            except ValueError as exc:
+                raise InvalidRequest(str(exc)) from None
+        targets = [self._channel(key) for key in keys]
+        sub = Subscription(
+            keys,
+            events=frozenset(events) if events is not None else None,
+            single=single,
+            limit_bytes=self.config.buffer_bytes,
+        )
+        frames = build_replay(self, targets, sub, cursor=cursor, replay=replay)
+        sub.push_many(frames, sum(map(len, frames)))
+        for target in targets:
+            target.subscribers.append(sub)
+        self._subscriptions.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription, reason: str = "unsubscribed") -> None:
+        """Detach a subscription from its channels (the transport calls this when it ends)."""
+        sub.close(reason)
+        if sub in self._subscriptions:
+            self._subscriptions.discard(sub)
+            for key in sub.channels:
+                target = self._channels.get(key)
+                if target is not None and sub in target.subscribers:
+                    target.subscribers.remove(sub)
+
+    # -- channels ---------------------------------------------------------------------------
+
+    def _channel(self, key: str) -> Channel:
+        target = self._channels.get(key)
+        if target is None:
+            if len(self._channels) >= self.config.max_channels:
+                raise CapacityError(
+                    f"the hub has {len(self._channels)} channels, its limit "
+                    "(c.SSEWidgets.max_channels); delete unused ones or raise the limit"
+                )
+            target = Channel(key, self.config, self._tombstones.pop(key, 0))
+            self._channels[key] = target
+        return target
+
+    @property
+    def head(self) -> str:
+        """The cursor of the newest event in the hub (``<epoch>-0`` before any)."""
+        return f"{self.epoch}-{self._seq}"
+
+    @property
+    def seq(self) -> int:
+        """The newest sequence number handed out."""
+        return self._seq
+
+    def channels(self) -> list[dict[str, Any]]:
+        """A description of every public channel, sorted by name."""
+        return [
+            {
+                "name": c.name,
+                "subscribers": len(c.subscribers),
+                "last_id": c.last.cursor if c.last else None,
+                "last_time": c.last.time if c.last else None,
+                "retained": len(c.history),
+                "retained_bytes": c.history_bytes,
+            }
+            for name, c in sorted(self._channels.items())
+            if not name.endswith(_CONTROL_SUFFIX)
+        ]
+
+    def delete_channel(self, name: str) -> bool:
+        """End a channel: subscribers get a ``close`` event; return False if it did not exist."""
+        validate_channel_name(name)
+        found = False
+        for key in (name, name + _CONTROL_SUFFIX):
+            target = self._channels.pop(key, None)
+            if target is None:
+                continue
+            found = True
+            self._tombstones[key] = max(target.evicted_upto, target.last.seq if target.last else 0)
+            while len(self._tombstones) > self.config.max_channels:
+                del self._tombstones[next(iter(self._tombstones))]
+            for sub in list(target.subscribers):
+                sub.push(close_frame(self, sub, name))
+                sub.open_channels.discard(key)
+                if not sub.open_channels:
+                    self.unsubscribe(sub, "channel-deleted")
+        return found
+
+    # -- lifetime -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the heartbeat task (needs a running event loop)."""
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.get_running_loop().create_task(self._send_heartbeats())
+
+    async def _send_heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.ping_interval)
+            for sub in list(self._subscriptions):
+                if sub.idle:
+                    sub.push(HEARTBEAT)
+                sub.idle = True
+
+    async def close(self) -> None:
+        """Close every subscription (streams end after what is queued) and stop the heartbeat."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            self._heartbeat = None
+        for sub in list(self._subscriptions):
+            self.unsubscribe(sub, "hub-closed")
+
+
+def close_frame(hub: Hub, sub: Subscription, channel: str) -> bytes:
+    """The ``close`` event a subscriber gets when one of its channels is deleted."""
+    payload = {"reason": "deleted"}
+    data = payload if sub.single else {"channel": channel, "data": payload, "time": time.time()}
+    return f"id: {hub.head}\nevent: close\ndata: {json.dumps(data)}\n\n".encode()

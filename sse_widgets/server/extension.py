@@ -1,0 +1,155 @@
+"""The jupyter_server extension: mounts the endpoints under ``{base_url}sse-widgets/``.
+
+Enabled on install by ``jupyter-config/jupyter_server_config.d/sse_widgets.json``. At load it
+builds the hub from ``c.SSEWidgets`` and exports ``SSE_WIDGETS_URL`` and
+``SSE_WIDGETS_TOKEN`` into ``os.environ``: kernels inherit the server's environment when they
+start, so notebook code publishes here with no configuration.
+
+Authentication is Jupyter's: the user from the server's identity provider (cookie or token),
+checked by its authorizer on resource ``"sse_widgets"`` (``read`` to subscribe, ``write`` to
+publish, control or delete), or the publish token for the publish and control endpoints.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import os
+import re
+from typing import Any
+
+from jupyter_core.utils import ensure_async
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.utils import url_path_join
+from tornado.ioloop import IOLoop
+from tornado.web import HTTPError
+
+from ..errors import NotAuthorized
+from ..hub import Hub
+from .config import SSEWidgets
+from .handlers import ROUTE_PREFIX, ServerState, build_routes
+
+__all__ = ["JupyterAuth", "hub_url"]
+
+_AUTH_HEADER = re.compile(r"(?:token|bearer)\s+(\S+)\s*\Z", re.IGNORECASE)
+PUBLISH_TOKEN_HEADER = "X-SSE-Widgets-Token"
+
+
+class JupyterAuth(JupyterHandler):
+    """Jupyter identity and authorizer, plus the publish token where a handler allows it."""
+
+    auth_resource = "sse_widgets"
+
+    def publish_token_valid(self) -> bool:
+        supplied = self.request.headers.get(PUBLISH_TOKEN_HEADER)
+        if supplied is None:
+            match = _AUTH_HEADER.match(self.request.headers.get("Authorization", ""))
+            supplied = match.group(1) if match else None
+        if not supplied:
+            return False
+        expected = self.settings["sse_widgets"].config.publish_token
+        return hmac.compare_digest(supplied.encode(), expected.encode())
+
+    def check_xsrf_cookie(self) -> None:
+        # A publish-token request carries no cookie to forge, like a Jupyter-token one.
+        if self.publish_token_valid():
+            return None
+        return super().check_xsrf_cookie()
+
+    def check_origin(self, origin_to_satisfy_tornado: str = "") -> bool:
+        allowed = self.settings["sse_widgets"].config.allow_origins
+        origin = self.request.headers.get("Origin")
+        if origin and ("*" in allowed or origin in allowed):
+            return True
+        return bool(super().check_origin(origin_to_satisfy_tornado))
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        origin = self.request.headers.get("Origin")
+        allowed = self.settings["sse_widgets"].config.allow_origins
+        if origin and ("*" in allowed or origin in allowed):
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Access-Control-Allow-Credentials", "true")
+            self.set_header("Vary", "Origin")
+
+    def options(self, *args: str) -> None:
+        """CORS preflight for the configured origins (browsers send it without credentials)."""
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+        self.set_header(
+            "Access-Control-Allow-Headers",
+            "Authorization, Content-Type, Last-Event-ID, Idempotency-Key, X-XSRFToken, "
+            + PUBLISH_TOKEN_HEADER,
+        )
+        self.set_status(204)
+        self.finish()
+
+    options.__allow_unauthenticated = True  # type: ignore[attr-defined]
+
+    async def authenticate(self, action: str, publish_token_ok: bool) -> None:
+        if not self.check_origin():
+            raise HTTPError(
+                403,
+                f"cross-origin request from {self.request.headers.get('Origin')!r}"
+                " refused; list it in c.SSEWidgets.allow_origins",
+            )
+        if publish_token_ok and self.publish_token_valid():
+            return
+        user = self.current_user
+        if user is None:
+            raise NotAuthorized(
+                "authentication required: log in to the Jupyter server, or send its token "
+                "(Authorization: token <token>); publishers may send the publish token"
+            )
+        allowed = await ensure_async(
+            self.authorizer.is_authorized(self, user, action, self.auth_resource)
+        )
+        if not allowed:
+            raise NotAuthorized(f"user {user.username!r} may not {action} {self.auth_resource}")
+
+
+def hub_url(serverapp: Any) -> str:
+    """The URL kernels of this server use to reach the endpoints (loopback when possible)."""
+    ip = serverapp.ip or "127.0.0.1"
+    if ip in ("0.0.0.0", "localhost", "*"):
+        ip = "127.0.0.1"
+    elif ip == "::":
+        ip = "::1"
+    try:
+        if ipaddress.ip_address(ip).version == 6:
+            ip = f"[{ip}]"
+    except ValueError:
+        pass  # a host name
+    scheme = "https" if serverapp.certfile else "http"
+    if getattr(serverapp, "sock", ""):
+        from urllib.parse import quote
+
+        return (
+            url_path_join(
+                f"http+unix://{quote(serverapp.sock, safe='')}", serverapp.base_url, ROUTE_PREFIX
+            )
+            + "/"
+        )
+    return (
+        url_path_join(f"{scheme}://{ip}:{serverapp.port}", serverapp.base_url, ROUTE_PREFIX) + "/"
+    )
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    config = SSEWidgets(parent=serverapp)
+    hub = Hub(config.hub_config())
+    web_app = serverapp.web_app
+    web_app.settings["sse_widgets"] = ServerState(hub=hub, config=config)
+    prefix = url_path_join(web_app.settings["base_url"], ROUTE_PREFIX)
+    web_app.add_handlers(".*$", build_routes(prefix, JupyterAuth))
+
+    def export_env() -> None:
+        # Again once the loop runs: by then the server has bound its final port.
+        os.environ["SSE_WIDGETS_URL"] = hub_url(serverapp)
+        os.environ["SSE_WIDGETS_TOKEN"] = config.publish_token
+
+    if config.export_env:
+        export_env()
+        IOLoop.current().add_callback(export_env)
+    serverapp.log.info(
+        "sse_widgets: endpoints at %s/ (history %d events per channel)", prefix, config.history_size
+    )

@@ -1,0 +1,192 @@
+"""The hub as a plain Tornado application, for ``sse-widgets serve`` and the embedded hub.
+
+Authentication is one token, generated at start like Jupyter's and printed in the URL;
+``token=""`` turns it off, which the caller must ask for explicitly. The token is accepted
+as ``Authorization: Bearer <token>`` (or ``token <token>``) or a ``token`` query argument
+(for EventSource, which cannot set headers). Cross-origin use is opt-in through
+``c.SSEWidgets.allow_origins``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tornado.httpserver import HTTPServer
+from tornado.log import access_log
+from tornado.netutil import bind_sockets
+from tornado.web import Application, RequestHandler
+
+from ..errors import NotAuthorized
+from ..hub import Hub
+from ..transport import TOKEN_HEADER
+from .config import SSEWidgets
+from .handlers import ServerState, build_routes
+
+__all__ = ["TokenAuth", "make_app", "runtime_dir", "runtime_file", "serve_forever", "start_server"]
+
+_AUTH_HEADER = re.compile(r"(?:token|bearer)\s+(\S+)\s*\Z", re.IGNORECASE)
+_CORS_HEADERS = (
+    "Authorization, Content-Type, Last-Event-ID, Idempotency-Key, X-XSRFToken, " + TOKEN_HEADER
+)
+
+
+class TokenAuth(RequestHandler):
+    """Authentication and CORS for the standalone server."""
+
+    def supplied_token(self) -> str | None:
+        direct = self.request.headers.get(TOKEN_HEADER)
+        if direct:
+            return direct
+        header = self.request.headers.get("Authorization")
+        if header:
+            match = _AUTH_HEADER.match(header)
+            return match.group(1) if match else None
+        return self.get_query_argument("token", None)
+
+    def authenticate(self, action: str, publish_token_ok: bool) -> None:
+        expected = self.settings["sse_widgets"].token
+        if not expected:
+            return
+        supplied = self.supplied_token()
+        if supplied is None or not hmac.compare_digest(supplied.encode(), expected.encode()):
+            raise NotAuthorized(
+                "missing or wrong token: send 'Authorization: Bearer <token>' or ?token=<token>, "
+                "with the token printed by `sse-widgets serve`"
+            )
+
+    def allowed_origin(self) -> str | None:
+        origin = self.request.headers.get("Origin")
+        allowed = self.settings["sse_widgets"].config.allow_origins
+        if origin and ("*" in allowed or origin in allowed):
+            return origin
+        return None
+
+    def set_default_headers(self) -> None:
+        origin = self.allowed_origin()
+        if origin is not None:
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Access-Control-Allow-Credentials", "true")
+            self.set_header("Vary", "Origin")
+
+    def options(self, *args: str) -> None:
+        """CORS preflight: browsers send it without credentials, so it reveals nothing."""
+        if self.allowed_origin() is None:
+            self.set_status(403)
+        else:
+            self.set_status(204)
+            self.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+            self.set_header("Access-Control-Allow-Headers", _CORS_HEADERS)
+            self.set_header("Access-Control-Max-Age", "600")
+        self.finish()
+
+
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&]*")
+
+
+def _log_request(handler: RequestHandler) -> None:
+    """Tornado's access log, with ``?token=`` values scrubbed (they are credentials)."""
+    status = handler.get_status()
+    level = (
+        access_log.info
+        if status < 400
+        else access_log.warning
+        if status < 500
+        else access_log.error
+    )
+    request = handler.request
+    uri = _TOKEN_IN_QUERY.sub(r"\1[secret]", request.uri or "")
+    level(
+        "%d %s %s (%s) %.2fms",
+        status,
+        request.method,
+        uri,
+        request.remote_ip,
+        1000.0 * request.request_time(),
+    )
+
+
+def make_app(config: SSEWidgets, token: str, *, hub: Hub | None = None) -> Application:
+    """The standalone Tornado application with every endpoint below ``/``."""
+    state = ServerState(hub=hub or Hub(config.hub_config()), config=config, token=token)
+    return Application(build_routes("", TokenAuth), sse_widgets=state, log_function=_log_request)
+
+
+def runtime_dir() -> Path:
+    """Where running standalone servers announce themselves (``sse-widgets-<pid>.json``)."""
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    return Path(jupyter_runtime_dir())
+
+
+@contextmanager
+def runtime_file(info: dict[str, Any]) -> Iterator[Path]:
+    folder = runtime_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"sse-widgets-{os.getpid()}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # holds the token
+    with os.fdopen(fd, "w") as f:
+        json.dump(info, f)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+async def start_server(
+    config: SSEWidgets,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    token: str | None = None,
+) -> tuple[HTTPServer, Application, str, str]:
+    """Bind and start serving; return (server, app, base URL, token). Port 0 picks a free one."""
+    token = secrets.token_hex(24) if token is None else token
+    app = make_app(config, token)
+    sockets = bind_sockets(port, host)
+    server = HTTPServer(
+        app, max_body_size=config.max_body_bytes + 65536, idle_connection_timeout=3600
+    )
+    server.add_sockets(sockets)
+    bound = sockets[0].getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return server, app, f"http://{shown}:{bound}/", token
+
+
+async def serve_forever(
+    config: SSEWidgets, *, host: str, port: int, token: str | None, quiet: bool = False
+) -> None:
+    """Run ``sse-widgets serve`` until cancelled; prints the URL with its token."""
+    server, app, url, token = await start_server(config, host=host, port=port, token=token)
+    hub: Hub = app.settings["sse_widgets"].hub
+    hub.start()
+    info = {"url": url, "token": token, "pid": os.getpid()}
+    with runtime_file(info):
+        if not quiet:
+            suffix = f"?token={token}" if token else ""
+            print(f"sse-widgets hub serving at {url}", flush=True)
+            print(f"    {url}api/channels{suffix}", flush=True)
+            print(
+                f"Publish from other shells: export SSE_WIDGETS_URL={url} "
+                f"SSE_WIDGETS_TOKEN={token}",
+                flush=True,
+            )
+            if not token:
+                print(
+                    "WARNING: authentication is off (--token ''): anyone who can reach "
+                    "this port can read and publish.",
+                    flush=True,
+                )
+        try:
+            await asyncio.Event().wait()
+        finally:
+            server.stop()
+            await hub.close()
