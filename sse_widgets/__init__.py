@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 
-def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    # jupyter_server's entry point: the extension itself lives in sse_widgets.server.
-    return [{"module": "sse_widgets.server.extension"}]
+def _jupyter_server_extension_points() -> list[dict[str, object]]:
+    # jupyter_server's entry point; imported lazily so that kernels never load the server.
+    from .server.extension import SSEWidgetsExtension
+
+    return [{"module": "sse_widgets.server.extension", "app": SSEWidgetsExtension}]

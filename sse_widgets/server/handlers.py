@@ -119,6 +119,17 @@ class SSEHandlerBase(RequestHandler):
 
     # -- streams ---------------------------------------------------------------------------
 
+    def query_values(self, name: str) -> list[str]:
+        """A query argument's values exactly as sent (UTF-8), without Tornado's stripping.
+
+        Tornado's ``get_query_argument`` silently removes control characters; the wire
+        contract wants a NUL in an event name or id refused, so we read the raw values.
+        """
+        try:
+            return [v.decode("utf-8") for v in self.request.query_arguments.get(name, [])]
+        except UnicodeDecodeError:
+            raise HTTPError(400, f"query argument {name!r} is not valid UTF-8") from None
+
     def last_event_id(self) -> str | None:
         """The client's cursor: ``Last-Event-ID`` header, else ``last_event_id`` query."""
         raw = self.request.headers.get("Last-Event-ID")
@@ -126,7 +137,7 @@ class SSEHandlerBase(RequestHandler):
             # Tornado decodes header bytes as latin-1; ids are UTF-8 on the wire.
             raw = raw.encode("latin-1").decode("utf-8", "replace")
         else:
-            raw = self.get_query_argument("last_event_id", None)
+            raw = next(iter(self.query_values("last_event_id")), None)
         if raw:
             try:
                 validate_field("Last-Event-ID", raw)
@@ -135,19 +146,19 @@ class SSEHandlerBase(RequestHandler):
         return raw or None
 
     def open_subscription(self, keys: list[str], *, single: bool) -> Subscription:
-        events = self.get_query_arguments("event") or None
+        events = self.query_values("event") or None
         for name in events or ():
             try:
                 validate_field("event name", name)
             except ValueError as exc:
                 raise HTTPError(400, str(exc)) from None
         self.hub.start()
-        return self.check_request(  # type: ignore[no-any-return]
+        return self.check_request(
             self.hub.subscribe,
             keys,
             events=events,
             cursor=self.last_event_id(),
-            replay=self.get_query_argument("replay", "none"),
+            replay=next(iter(self.query_values("replay")), "none"),
             single=single,
         )
 
@@ -259,7 +270,7 @@ class EventsHandler(_BoundedBody):
 
     @_allow_unauthenticated
     async def get(self) -> None:
-        channels = self.get_query_arguments("channel")
+        channels = self.query_values("channel")
         for name in channels:
             self.check_request(validate_channel_name, name)
         await self.stream(self.open_subscription(channels, single=False))

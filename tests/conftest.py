@@ -1,0 +1,216 @@
+"""Shared fixtures: a real Jupyter server (pytest-jupyter), a real standalone hub process,
+and a TCP proxy that can cut connections mid-stream.
+
+Everything listens on 127.0.0.1 only; every process a fixture starts is ended by its PID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from traitlets.config import Config
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+REPO = Path(__file__).resolve().parent.parent
+PUBLISH_TOKEN = "publish-secret-for-tests"
+
+
+@pytest.fixture
+def jp_server_config() -> Config:
+    """The extension on, anonymous access off, small limits that the tests can exceed."""
+    return Config(
+        {
+            "ServerApp": {
+                "jpserver_extensions": {"sse_widgets": True, "jupyter_server_terminals": False},
+                "allow_unauthenticated_access": False,
+            },
+            "SSEWidgets": {
+                "publish_token": PUBLISH_TOKEN,
+                "max_body_bytes": 256 * 1024,
+                "retry_ms": 50,
+            },
+        }
+    )
+
+
+@pytest.fixture
+def hub_url(jp_serverapp, http_server, http_server_port, jp_base_url) -> str:  # type: ignore[no-untyped-def]
+    """Base URL of the extension's endpoints on the test server (ends with ``/``)."""
+    port = http_server_port[1]
+    return f"http://127.0.0.1:{port}{jp_base_url}sse-widgets/"
+
+
+@pytest.fixture
+def user_token(jp_serverapp) -> str:  # type: ignore[no-untyped-def]
+    return str(jp_serverapp.identity_provider.token)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class HubProcess:
+    """A ``sse-widgets serve`` subprocess."""
+
+    url: str
+    token: str
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+
+
+def start_hub(tmp_path: Path, *args: str, port: int | None = None, token: str = "T") -> HubProcess:
+    """Start ``sse-widgets serve`` on a free loopback port and wait until it answers."""
+    port = port or free_port()
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    env.pop("SSE_WIDGETS_URL", None)
+    log = open(tmp_path / f"hub-{port}.log", "ab")  # noqa: SIM115 - owned by the process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sse_widgets.cli", "serve", "--port", str(port), "--token", token,
+         *args],
+        stdout=log, stderr=subprocess.STDOUT, env=env,
+    )
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"hub exited: {(tmp_path / f'hub-{port}.log').read_text()}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return HubProcess(url, token, process, port)
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    raise RuntimeError("hub did not start within 20 s")
+
+
+@pytest.fixture
+def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
+    """A standalone hub with a fast retry and a roomy history."""
+    hub = start_hub(tmp_path, "--SSEWidgets.retry_ms=20", "--SSEWidgets.history_size=20000")
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 60) -> str:
+    """Run code in a fresh interpreter (a separate process); return its stdout."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+        env=dict(os.environ, **(env or {})),
+    )
+    if result.returncode != 0:
+        raise AssertionError(f"child failed ({result.returncode}):\n{result.stderr}")
+    return result.stdout
+
+
+async def arun_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 60) -> str:
+    """:func:`run_python` that keeps the test's event loop (and an in-process server) running."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=dict(os.environ, **(env or {})),
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout)
+    finally:
+        if process.returncode is None:
+            process.kill()
+    if process.returncode != 0:
+        raise AssertionError(f"child failed ({process.returncode}):\n{err.decode()}")
+    return out.decode()
+
+
+def frames_of(raw: bytes) -> list[dict[str, str]]:
+    """Split raw SSE bytes (LF line ends, as the hub writes) into field dicts."""
+    frames = []
+    for block in raw.decode().split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.split("\n"):
+            name, _, value = line.partition(": ")
+            if name in ("id", "event", "data", "retry"):
+                fields[name] = value
+        if "data" in fields:
+            frames.append(fields)
+    return frames
+
+
+def json_error(body: bytes) -> str:
+    """The ``error`` message of a JSON error reply."""
+    reply = json.loads(body)
+    assert set(reply) == {"error", "status"}, reply
+    return str(reply["error"])
+
+
+def rss_bytes(pid: int) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmRSS:\s+(\d+) kB", text)
+    assert match
+    return int(match.group(1)) * 1024
+
+
+@pytest.fixture(autouse=True)
+def _restore_hub_environment() -> Iterator[None]:
+    """The extension exports SSE_WIDGETS_URL/TOKEN into os.environ; keep tests independent."""
+    saved = {k: os.environ.get(k) for k in ("SSE_WIDGETS_URL", "SSE_WIDGETS_TOKEN")}
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+async def read_raw_stream(
+    port: int, path: str, headers: dict[str, str], *, frames: int, timeout: float = 20
+) -> list[dict[str, str]]:
+    """A raw HTTP/1.0 reader (no client library): read until ``frames`` data frames arrived."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    head = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+    writer.write(head.encode())
+    raw = b""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                raw += chunk
+                status_and_body = raw.split(b"\r\n\r\n", 1)
+                if len(status_and_body) == 2 and len(frames_of(status_and_body[1])) >= frames:
+                    break
+    finally:
+        writer.close()
+    status_line, _, rest = raw.partition(b"\r\n")
+    assert b" 200 " in status_line, raw[:500]
+    headers_raw, _, body = rest.partition(b"\r\n\r\n")
+    assert b"text/event-stream" in headers_raw.lower()
+    return frames_of(body)
