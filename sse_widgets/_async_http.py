@@ -32,10 +32,8 @@ class AsyncResponse:
         self._after_chunk = 0  # 2 while the CRLF after a finished chunk is still to skip
         self._eof = False
 
-    async def __aenter__(self) -> AsyncResponse:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
+    async def aclose(self) -> None:
+        """Close the connection."""
         await self._stream.aclose()
 
     async def _fill(self, timeout: float | None) -> bool:

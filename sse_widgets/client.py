@@ -11,9 +11,10 @@ Used by tests, ``sse-widgets tail`` and the kernel relay.
 
 from __future__ import annotations
 
+import http.client
 import json
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -79,6 +80,8 @@ class EventStream:
         self.connections = 0  # how many times a response was opened (1 + reconnects)
         self._closed = False
         self._connection: Any = None
+        self._async_response: Any = None
+        self._pending: list[Event] = []
 
     @property
     def last_event_id(self) -> str:
@@ -134,7 +137,7 @@ class EventStream:
             try:
                 connection.request("GET", self.target, headers=self._headers())
                 response = connection.getresponse()
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:
                 raise _Retry(str(exc)) from None
             _check_status(
                 response.status,
@@ -147,7 +150,7 @@ class EventStream:
             while True:
                 try:
                     chunk = response.read1(65536)
-                except (OSError, ValueError, AttributeError) as exc:
+                except (OSError, ValueError, AttributeError, http.client.HTTPException) as exc:
                     if self._closed:
                         return
                     raise _Retry(str(exc)) from None
@@ -161,49 +164,70 @@ class EventStream:
             connection.close()
 
     # -- async (asyncio or trio) -----------------------------------------------------------
+    # A plain async iterator rather than an async generator: breaking out of ``async for``
+    # then leaves nothing for the garbage collector to finalize (trio warns about that).
 
-    async def __aiter__(self) -> AsyncIterator[Event]:
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the current connection and stop iterating."""
+        self._closed = True
+        await self._drop_async()
+
+    async def _drop_async(self) -> None:
+        response, self._async_response = self._async_response, None
+        if response is not None:
+            await response.aclose()
+
+    async def __anext__(self) -> Event:
         import anyio
 
-        while not self._closed:
+        while True:
+            if self._pending:
+                event = self._pending.pop(0)
+                if not self._handle(event):
+                    self._closed = True
+                    await self._drop_async()
+                return event
+            if self._closed:
+                await self._drop_async()
+                raise StopAsyncIteration
             try:
-                async for event in self._one_response_async():
-                    yield event
-                return
-            except _Retry:
+                if self._async_response is None:
+                    await self._open_async()
+                    continue
+                chunk = await self._async_response.receive(self.read_timeout)
+                if not chunk:
+                    raise _Retry("the server ended the response")
+                self._pending.extend(self.parser.feed(chunk))
+            except (_Retry, OSError):
+                await self._drop_async()
                 if not self.reconnect or self._closed:
-                    return
+                    self._closed = True
+                    raise StopAsyncIteration from None
                 await anyio.sleep(self._delay())
 
-    async def _one_response_async(self) -> AsyncIterator[Event]:
+    async def _open_async(self) -> None:
         from ._async_http import open_response
 
         self.parser.reset()
-        try:
-            response = await open_response(self.address, self.target, self._headers())
-        except OSError as exc:
-            raise _Retry(str(exc)) from None
-        async with response:
-            if response.status != 200:
-                body = await response.read_all()
-                _check_status(
-                    response.status,
-                    response.headers.get("content-type"),
-                    lambda: body.decode("utf-8", "replace"),
-                )
-                return
-            self.connections += 1
-            while True:
-                try:
-                    chunk = await response.receive(self.read_timeout)
-                except OSError as exc:
-                    raise _Retry(str(exc)) from None
-                if not chunk:
-                    raise _Retry("the server ended the response")
-                for event in self.parser.feed(chunk):
-                    yield event
-                    if not self._handle(event):
-                        return
+        response = await open_response(self.address, self.target, self._headers())
+        if response.status != 200:
+            body = await response.read_all()
+            await response.aclose()
+            _check_status(response.status, response.headers.get("content-type"),
+                          lambda: body.decode("utf-8", "replace"))
+            self._closed = True  # 204: the server asks us to stop
+            return
+        self.connections += 1
+        self._async_response = response
 
 
 def _check_status(status: int, content_type: str | None, read_body: Any) -> None:

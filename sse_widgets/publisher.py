@@ -249,7 +249,7 @@ class Publisher:
 
     def _recovered(self) -> None:
         if self._outage_since is not None:
-            log.warning(
+            log.info(
                 "sse_widgets: the hub at %s is reachable again after %.1f s",
                 self.address.url,
                 time.monotonic() - self._outage_since,

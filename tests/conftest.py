@@ -93,12 +93,12 @@ def start_hub(tmp_path: Path, *args: str, port: int | None = None, token: str = 
     port = port or free_port()
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     env.pop("SSE_WIDGETS_URL", None)
-    log = open(tmp_path / f"hub-{port}.log", "ab")  # noqa: SIM115 - owned by the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sse_widgets.cli", "serve", "--port", str(port), "--token", token,
-         *args],
-        stdout=log, stderr=subprocess.STDOUT, env=env,
-    )
+    with open(tmp_path / f"hub-{port}.log", "ab") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sse_widgets.cli", "serve", "--port", str(port),
+             "--token", token, *args],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -214,3 +214,74 @@ async def read_raw_stream(
     headers_raw, _, body = rest.partition(b"\r\n\r\n")
     assert b"text/event-stream" in headers_raw.lower()
     return frames_of(body)
+
+
+class CuttingProxy:
+    """A loopback TCP proxy that can cut its connections at chosen byte offsets.
+
+    ``cut_points`` are offsets in the server-to-client byte stream (counted across all
+    connections): the proxy forwards exactly up to each point, mid-frame if that is where it
+    falls, then aborts that connection in both directions, as a network fault would.
+    """
+
+    def __init__(self, target_port: int, cut_points: list[int] | None = None) -> None:
+        self.target_port = target_port
+        self.cut_points = sorted(cut_points or [])
+        self.forwarded = 0
+        self.cuts = 0
+        self.port = 0
+        self._server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def __aenter__(self) -> CuttingProxy:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+
+    def cut_all(self) -> None:
+        """Abort every open connection now."""
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self.cuts += 1
+
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_w.transport.abort()
+            return
+        pair = {client_w, server_w}
+        self._writers |= pair
+
+        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, down: bool) -> None:
+            try:
+                while chunk := await reader.read(65536):
+                    if down and self.cut_points:
+                        room = self.cut_points[0] - self.forwarded
+                        if room <= len(chunk):
+                            self.cut_points.pop(0)
+                            writer.write(chunk[:max(room, 0)])
+                            self.forwarded += max(room, 0)
+                            await writer.drain()
+                            self.cuts += 1
+                            for w in pair:
+                                w.transport.abort()
+                            return
+                    if down:
+                        self.forwarded += len(chunk)
+                    writer.write(chunk)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                for w in pair:
+                    w.transport.abort()
+                self._writers -= pair
+
+        await asyncio.gather(pipe(client_r, server_w, False), pipe(server_r, client_w, True))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from contextlib import aclosing
 
 from conftest import PUBLISH_TOKEN, arun_python, read_raw_stream
 
@@ -34,8 +33,8 @@ async def test_other_process_publishes_and_both_readers_get_channels_in_order(
     received: list = []
 
     async def python_client() -> None:
-        async with aclosing(stream.__aiter__()) as events:
-            async for event in events:
+        async with stream:
+            async for event in stream:
                 received.append(event)
                 if len(received) == 6:
                     return
@@ -90,8 +89,8 @@ async def test_kernel_started_by_the_server_publishes_with_no_configuration(
     received: list = []
 
     async def read_one() -> None:
-        async with aclosing(stream.__aiter__()) as events:
-            async for event in events:
+        async with stream:
+            async for event in stream:
                 received.append(event)
                 return
 

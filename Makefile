@@ -1,0 +1,31 @@
+# The two commands of the README:
+#   make demo   set everything up and run the demo
+#   make test   set everything up and run the whole test suite (what CI runs)
+# Both are safe to run again: set-up steps are skipped when nothing changed.
+
+SHELL := /bin/bash
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test setup lint clean
+
+demo: setup
+	$(VENV)/bin/sse-widgets demo
+
+test: setup lint
+	$(PYTHON) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check sse_widgets tests benchmarks
+	$(VENV)/bin/mypy
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info sse_widgets/static

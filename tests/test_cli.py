@@ -1,0 +1,97 @@
+"""``sse-widgets serve | publish | tail`` as a user runs them, in separate processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import start_hub
+
+CLI = [sys.executable, "-m", "sse_widgets.cli"]
+
+
+def _run(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def hub(tmp_path):  # type: ignore[no-untyped-def]
+    process = start_hub(tmp_path, token="cli-token")
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def test_publish_then_tail_from_start_shows_the_events(hub):
+    for n in range(3):
+        result = _run("publish", "jobs", "log", json.dumps({"message": f"line {n}"}),
+                      "--url", hub.url, "--token", hub.token)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().endswith(f"-{n + 1}")
+    tail = _run("tail", "jobs", "--from-start", "--count", "3", "--json",
+                "--url", hub.url, "--token", hub.token)
+    assert tail.returncode == 0, tail.stderr
+    lines = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert [line["data"]["data"]["message"] for line in lines] == ["line 0", "line 1", "line 2"]
+
+
+def test_tail_follows_live_events_published_after_it_started(hub):
+    env = {"SSE_WIDGETS_URL": hub.url, "SSE_WIDGETS_TOKEN": hub.token}
+    tail = subprocess.Popen([*CLI, "tail", "live", "--count", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    try:
+        time.sleep(1.0)  # let tail connect; it only shows what comes after
+        for word in ("alpha", "beta"):
+            assert _run("publish", "live", "note", json.dumps(word), env=env).returncode == 0
+        out, err = tail.communicate(timeout=20)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+    assert tail.returncode == 0, err
+    assert [line.split(" ", 3)[1:] for line in out.splitlines()] == [
+        ["live", "note", '"alpha"'], ["live", "note", '"beta"']]
+
+
+def test_publish_reads_ndjson_from_stdin(hub):
+    result = subprocess.run([*CLI, "publish", "batch", "point", "-", "--url", hub.url,
+                             "--token", hub.token], input='{"x": 1}\n{"x": 2}\n',
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.split()) == 2
+
+
+def test_publish_and_tail_find_a_running_serve_without_flags(hub, tmp_path):
+    env = {"JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "SSE_WIDGETS_URL": ""}
+    assert _run("publish", "found", "log", '{"ok": true}', env=env).returncode == 0
+    tail = _run("tail", "found", "--from-start", "--count", "1", "--json", env=env)
+    assert tail.returncode == 0, tail.stderr
+    assert json.loads(tail.stdout)["data"]["data"] == {"ok": True}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("publish", "c", "log", "{not json"), "not JSON"),
+        (("publish", "bad name", "log", "1"), "invalid channel name"),
+        (("publish", "c", "a\nb", "1"), "CR, LF and NUL"),
+    ],
+)
+def test_publish_reports_bad_input_clearly(hub, args, message):
+    result = _run(*args, "--url", hub.url, "--token", hub.token)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_wrong_token_is_refused(hub):
+    result = _run("publish", "c", "log", "1", "--url", hub.url, "--token", "wrong")
+    assert result.returncode == 1
+    assert "HTTP 403" in result.stderr
+    tail = _run("tail", "c", "--url", hub.url, "--token", "wrong")
+    assert tail.returncode == 1
+    assert "403" in tail.stderr
