@@ -222,8 +222,11 @@ class EventStream:
         if response.status != 200:
             body = await response.read_all()
             await response.aclose()
-            _check_status(response.status, response.headers.get("content-type"),
-                          lambda: body.decode("utf-8", "replace"))
+            _check_status(
+                response.status,
+                response.headers.get("content-type"),
+                lambda: body.decode("utf-8", "replace"),
+            )
             self._closed = True  # 204: the server asks us to stop
             return
         self.connections += 1

@@ -24,14 +24,15 @@ import json
 import re
 import secrets
 import time
-from collections import deque
+from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from operator import attrgetter
+from typing import Any, NoReturn
 
 from .errors import CapacityError, InvalidRequest, PayloadTooLarge
 from .protocol import validate_field
-from .replay import build_replay
+from .replay import open_stream, refill
 from .subscription import Subscription
 
 __all__ = [
@@ -55,6 +56,7 @@ RESERVED_EVENTS = frozenset({"reset", "close"})
 _MAX_EVENT_NAME = 256
 _CONTROL_SUFFIX = "#control"  # '#' cannot appear in a channel name: hidden namespace
 HEARTBEAT = b": ping\n\n"
+_seq_of = attrgetter("seq")
 
 
 def validate_channel_name(name: str) -> str:
@@ -100,6 +102,9 @@ class HubConfig:
     max_subscribers: int = 10_000
     snapshot_size: int = 10_000
     retry_ms: int = 2000
+    #: Wait this long after an event before waking subscribers, so that events arriving
+    #: close together leave in one write per subscriber (0: wake at once).
+    coalesce_ms: float = 10.0
     ping_interval: float = 15.0
     #: Conflated ("state") events: event name -> payload field holding the key.
     state_events: Mapping[str, str] = field(default_factory=lambda: {"progress": "bar"})
@@ -117,8 +122,10 @@ class HubConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"HubConfig.{name} must be a positive int, not {value!r}")
-        if self.retry_ms < 0 or self.ping_interval <= 0:
-            raise ValueError("HubConfig.retry_ms must be >= 0 and ping_interval > 0")
+        if self.retry_ms < 0 or self.ping_interval <= 0 or self.coalesce_ms < 0:
+            raise ValueError(
+                "HubConfig.retry_ms and coalesce_ms must be >= 0 and ping_interval > 0"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,19 +183,30 @@ class Channel:
     def __init__(self, name: str, config: HubConfig, evicted_upto: int = 0) -> None:
         self.name = name
         self._config = config
-        self.history: deque[Record] = deque()
+        # The history is a list read from _start (a ring buffer that stays sorted by seq, so a
+        # resume finds its place by bisection); the dead prefix is dropped in bulk.
+        self._records: list[Record] = []
+        self._start = 0
         self.history_bytes = 0
         #: Highest seq this channel dropped from its history (0: nothing dropped yet).
         self.evicted_upto = evicted_upto
         #: Latest record per state key, oldest first (a dict keeps insertion order).
         self.snapshot: dict[tuple[str, str], Record] = {}
-        self.subscribers: list[Subscription] = []
+        self.subscribers: dict[Subscription, None] = {}  # ordered set: O(1) removal
         self.last: Record | None = None
+
+    @property
+    def history(self) -> list[Record]:
+        """The retained records, oldest first (a copy)."""
+        return self._records[self._start :]
+
+    def __len__(self) -> int:
+        return len(self._records) - self._start
 
     def append(self, records: list[Record]) -> None:
         """Add records to the history and snapshot, evicting what the limits push out."""
         config = self._config
-        history, snapshot = self.history, self.snapshot
+        history, snapshot = self._records, self.snapshot
         for record in records:
             history.append(record)
             self.history_bytes += len(record.frame)
@@ -198,32 +216,25 @@ class Channel:
                 snapshot[key] = record
                 if len(snapshot) > config.snapshot_size:
                     del snapshot[next(iter(snapshot))]
-        while False or (
-            self.history_bytes > config.history_bytes and len(history) > 1
+        start = self._start
+        while len(history) - start > config.history_size or (
+            self.history_bytes > config.history_bytes and len(history) - start > 1
         ):
-            dropped = history.popleft()
+            dropped = history[start]
+            start += 1
             self.history_bytes -= len(dropped.frame)
             self.evicted_upto = dropped.seq
+        if start > 1024 and start * 2 > len(history):
+            del history[:start]
+            start = 0
+        self._start = start
         self.last = records[-1]
 
-    def since(self, seq: int) -> list[Record]:
-        """The retained records after ``seq`` (the caller checked ``seq >= evicted_upto``)."""
-        history = self.history
-        start = len(history)
-        while start and history[start - 1].seq > seq:
-            start -= 1
-        return [history[i] for i in range(start, len(history))]
-
-    def compacted(self) -> tuple[list[Record], list[Record]]:
-        """What a viewer starting over needs: (evicted snapshot records, retained history).
-
-        State records superseded by a later one for the same key are left out of the history.
-        """
-        snapshot = self.snapshot
-        evicted = [r for r in snapshot.values() if r.seq <= self.evicted_upto]
-        evicted.sort(key=lambda r: r.seq)
-        retained = [r for r in self.history if r.key is None or snapshot.get(r.key) is r]
-        return evicted, retained
+    def after(self, seq: int, limit: int) -> list[Record]:
+        """Up to ``limit`` retained records with a seq above ``seq``, oldest first."""
+        records = self._records
+        index = bisect_right(records, seq, lo=self._start, key=_seq_of)
+        return records[index : index + limit]
 
 
 class Hub:
@@ -244,6 +255,8 @@ class Hub:
         self._tombstones: dict[str, int] = {}  # deleted channel -> its last seq
         self._subscriptions: set[Subscription] = set()
         self._heartbeat: asyncio.Task[None] | None = None
+        self._ready: list[Subscription] = []
+        self._wake_handle: asyncio.TimerHandle | None = None
         # allow_nan=False: NaN and Infinity are not JSON; browsers' JSON.parse rejects them.
         self._encode = json.JSONEncoder(
             ensure_ascii=False, allow_nan=False, separators=(",", ":")
@@ -300,7 +313,10 @@ class Hub:
         mux: list[bytes] | None = None
         mux_size = 0
         dead = []
-        for sub in target.subscribers:
+        # A copy: pushing may close a subscriber, which unsubscribes it from this very dict.
+        for sub in tuple(target.subscribers):
+            if sub.catching_up:
+                continue  # it reads these from the history when it gets there
             if sub.events is None and not sub.single:
                 if mux is None:
                     mux = [r.frame for r in records]
@@ -363,6 +379,9 @@ class Hub:
                 validate_field("Last-Event-ID", cursor)
             except ValueError as exc:
                 raise InvalidRequest(str(exc)) from None
+        missing = sum(key not in self._channels for key in keys)
+        if missing and len(self._channels) + missing > self.config.max_channels:
+            self._channel_capacity_error()
         targets = [self._channel(key) for key in keys]
         sub = Subscription(
             keys,
@@ -370,12 +389,34 @@ class Hub:
             single=single,
             limit_bytes=self.config.buffer_bytes,
         )
-        frames = build_replay(self, targets, sub, cursor=cursor, replay=replay)
+        frames = open_stream(self, targets, sub, cursor=cursor, replay=replay)
         sub.push_many(frames, sum(map(len, frames)))
+        # A reader that starts behind pulls the history slice by slice as it drains (replay.py)
+        # instead of having it all queued at once, so a long replay never meets the send-buffer
+        # limit meant for readers that stall.
+        sub.refill = self._refill
+        sub.wake = self._schedule_wake
         for target in targets:
-            target.subscribers.append(sub)
+            target.subscribers[sub] = None
         self._subscriptions.add(sub)
         return sub
+
+    def _schedule_wake(self, sub: Subscription, loop: asyncio.AbstractEventLoop) -> None:
+        # One timer for the whole hub: every subscriber with new frames is woken together
+        # after coalesce_ms, however many events came in between.
+        self._ready.append(sub)
+        if self._wake_handle is None:
+            delay = self.config.coalesce_ms / 1000
+            self._wake_handle = loop.call_later(delay, self._wake_ready)
+
+    def _wake_ready(self) -> None:
+        self._wake_handle = None
+        ready, self._ready = self._ready, []
+        for sub in ready:
+            sub.wake_now()
+
+    def _refill(self, sub: Subscription) -> None:
+        refill(self, sub, min(1024 * 1024, sub.limit_bytes // 4))
 
     def unsubscribe(self, sub: Subscription, reason: str = "unsubscribed") -> None:
         """Detach a subscription from its channels (the transport calls this when it ends)."""
@@ -384,22 +425,29 @@ class Hub:
             self._subscriptions.discard(sub)
             for key in sub.channels:
                 target = self._channels.get(key)
-                if target is not None and sub in target.subscribers:
-                    target.subscribers.remove(sub)
+                if target is not None:
+                    target.subscribers.pop(sub, None)
 
     # -- channels ---------------------------------------------------------------------------
+
+    def channel_or_none(self, key: str) -> Channel | None:
+        """The channel with this key, if it exists (never creates one)."""
+        return self._channels.get(key)
 
     def _channel(self, key: str) -> Channel:
         target = self._channels.get(key)
         if target is None:
             if len(self._channels) >= self.config.max_channels:
-                raise CapacityError(
-                    f"the hub has {len(self._channels)} channels, its limit "
-                    "(c.SSEWidgets.max_channels); delete unused ones or raise the limit"
-                )
+                self._channel_capacity_error()
             target = Channel(key, self.config, self._tombstones.pop(key, 0))
             self._channels[key] = target
         return target
+
+    def _channel_capacity_error(self) -> NoReturn:
+        raise CapacityError(
+            f"the hub has {len(self._channels)} channels, its limit "
+            "(c.SSEWidgets.max_channels); delete unused ones or raise the limit"
+        )
 
     @property
     def head(self) -> str:
@@ -419,7 +467,7 @@ class Hub:
                 "subscribers": len(c.subscribers),
                 "last_id": c.last.cursor if c.last else None,
                 "last_time": c.last.time if c.last else None,
-                "retained": len(c.history),
+                "retained": len(c),
                 "retained_bytes": c.history_bytes,
             }
             for name, c in sorted(self._channels.items())
@@ -473,4 +521,7 @@ def close_frame(hub: Hub, sub: Subscription, channel: str) -> bytes:
     """The ``close`` event a subscriber gets when one of its channels is deleted."""
     payload = {"reason": "deleted"}
     data = payload if sub.single else {"channel": channel, "data": payload, "time": time.time()}
-    return f"id: {hub.head}\nevent: close\ndata: {json.dumps(data)}\n\n".encode()
+    # A reader still catching up has not reached the head: its ids must not jump past events
+    # it has yet to read from its other channels.
+    frame_id = f"{hub.epoch}-{sub.position}" if sub.catching_up else hub.head
+    return f"id: {frame_id}\nevent: close\ndata: {json.dumps(data)}\n\n".encode()

@@ -53,7 +53,7 @@ class Publisher:
         token: str | None = None,
         *,
         max_batch_events: int = 2000,
-        max_batch_bytes: int = 1024 * 1024,
+        max_batch_bytes: int = 256 * 1024,
         max_buffer_bytes: int = 64 * 1024 * 1024,
         timeout: float = 10.0,
         start: bool = True,

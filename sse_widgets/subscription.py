@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable
 
 __all__ = ["Subscription"]
 
+_MAX_WRITE = 256 * 1024
+
 
 class Subscription:
     """The queue of frames waiting to be written to one subscriber.
@@ -34,15 +36,24 @@ class Subscription:
         "_inflight_bytes",
         "_pending_bytes",
         "_waiter",
+        "_wake_scheduled",
+        "announce",
+        "catching_up",
         "channels",
         "close_reason",
+        "compact",
         "drain_on_close",
         "events",
         "idle",
         "limit_bytes",
         "on_abort",
         "open_channels",
+        "position",
+        "refill",
+        "resets",
+        "seen_evicted",
         "single",
+        "wake",
     )
 
     def __init__(
@@ -68,6 +79,18 @@ class Subscription:
         self._pending_bytes = 0
         self._inflight_bytes = 0
         self._waiter: asyncio.Future[None] | None = None
+        #: Set by the hub to delay wake-ups and batch them (coalescing); None wakes at once.
+        self.wake: Callable[[Subscription, asyncio.AbstractEventLoop], None] | None = None
+        self._wake_scheduled = False
+        # Catching up from the history (see replay.py): while ``catching_up`` the hub's fan-out
+        # skips this subscription and ``refill`` queues the history after ``position``.
+        self.position = 0
+        self.catching_up = False
+        self.refill: Callable[[Subscription], None] | None = None
+        self.announce = True  # send ``reset`` events (not for a fresh viewer's first replay)
+        self.resets: dict[str, str] = {}  # channel -> reason still to announce
+        self.seen_evicted: dict[str, int] = {}  # channel -> evicted_upto already handled
+        self.compact: set[str] = set()  # channels whose superseded states are skipped
 
     @property
     def closed(self) -> bool:
@@ -91,23 +114,38 @@ class Subscription:
         self._pending_bytes += len(frame)
         return self._after_push()
 
-    def push_many(self, frames: list[bytes], size: int) -> bool:
-        """Queue frames whose lengths add up to ``size``; one wake-up for the whole batch."""
+    def push_many(self, frames: list[bytes], size: int, *, from_history: bool = False) -> bool:
+        """Queue frames whose lengths add up to ``size``; one wake-up for the whole batch.
+
+        ``from_history``: a slice the reader pulled while catching up (bounded by the hub,
+        queued only when the reader had drained everything), so not a sign of a stalled reader.
+        """
         if self.close_reason is not None:
             return False
         self._chunks.extend(frames)
         self._pending_bytes += size
-        return self._after_push()
+        return self._after_push(check_limit=not from_history)
 
-    def _after_push(self) -> bool:
+    def _after_push(self, *, check_limit: bool = True) -> bool:
         self.idle = False
-        if self._pending_bytes + self._inflight_bytes > self.limit_bytes:
+        if check_limit and self._pending_bytes + self._inflight_bytes > self.limit_bytes:
             self.close("slow-consumer", drain=False)
             return False
         waiter = self._waiter
+        if waiter is not None and not waiter.done() and not self._wake_scheduled:
+            if self.wake is None:
+                waiter.set_result(None)
+            else:
+                self._wake_scheduled = True
+                self.wake(self, waiter.get_loop())
+        return True
+
+    def wake_now(self) -> None:
+        """Wake the transport waiting in :meth:`next_chunk` (the hub's coalescing timer)."""
+        self._wake_scheduled = False
+        waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
-        return True
 
     async def next_chunk(self) -> bytes | None:
         """Wait for frames and return all that are queued as one chunk; None when finished.
@@ -118,6 +156,9 @@ class Subscription:
         while not self._chunks:
             if self.close_reason is not None:
                 return None
+            if self.catching_up and self.refill is not None:
+                self.refill(self)
+                continue
             self._waiter = asyncio.get_running_loop().create_future()
             try:
                 await self._waiter
@@ -125,10 +166,23 @@ class Subscription:
                 self._waiter = None
         if self.close_reason is not None and not self.drain_on_close:
             return None
-        chunk = self._chunks[0] if len(self._chunks) == 1 else b"".join(self._chunks)
-        self._chunks = []
+        chunks = self._chunks
+        if len(chunks) == 1:
+            chunk = chunks[0]
+            self._chunks = []
+        else:
+            # At most ~256 KiB per write: the join is a copy per subscriber (and so is the
+            # transport's framing), so a large backlog leaves in slices, not in one copy.
+            size = count = 0
+            for frame in chunks:
+                size += len(frame)
+                count += 1
+                if size >= _MAX_WRITE:
+                    break
+            chunk = b"".join(chunks[:count])
+            del chunks[:count]
         self._inflight_bytes = len(chunk)
-        self._pending_bytes = 0
+        self._pending_bytes -= len(chunk)
         return chunk
 
     def written(self) -> None:

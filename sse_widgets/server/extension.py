@@ -142,6 +142,7 @@ class SSEWidgetsExtension(ExtensionApp):
     load_other_extensions = True
 
     def initialize_settings(self) -> None:
+        assert self.serverapp is not None  # set by jupyter_server before this hook runs
         config = SSEWidgets(parent=self.serverapp)
         self.hub = Hub(config.hub_config())
         self.settings["sse_widgets"] = ServerState(hub=self.hub, config=config)
@@ -149,8 +150,11 @@ class SSEWidgetsExtension(ExtensionApp):
             self._export_env(config)
             # Again once the loop runs: by then the server has bound its final port.
             IOLoop.current().add_callback(self._export_env, config)
-        self.log.info("sse_widgets: endpoints at %ssse-widgets/ (history %d events per channel)",
-                      self.serverapp.base_url, config.history_size)
+        self.log.info(
+            "sse_widgets: endpoints at %ssse-widgets/ (history %d events per channel)",
+            self.serverapp.base_url,
+            config.history_size,
+        )
 
     def _export_env(self, config: SSEWidgets) -> None:
         os.environ["SSE_WIDGETS_URL"] = hub_url(self.serverapp)

@@ -12,6 +12,7 @@ Errors are JSON: ``{"error": "<what is wrong and what to do>", "status": <code>}
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -31,7 +32,37 @@ __all__ = ["ServerState", "SSEHandlerBase", "build_routes"]
 
 #: Every endpoint lives below ``{base_url}sse-widgets/`` in Jupyter and ``/`` standalone.
 ROUTE_PREFIX = "sse-widgets"
-_IDEMPOTENCY_CACHE = 10_000
+
+
+class IdempotencyCache:
+    """Replies to recent ``Idempotency-Key`` requests, bounded in bytes and in age.
+
+    A retry comes within seconds of the original (the publisher retries with backoff up to a
+    few seconds), so ten minutes and a few MiB are plenty, whatever the batch sizes.
+    """
+
+    def __init__(self, max_bytes: int = 4 * 1024 * 1024, max_age: float = 600.0) -> None:
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self._replies: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: str) -> bytes | None:
+        entry = self._replies.get(key)
+        if entry is None or time.monotonic() - entry[0] > self.max_age:
+            return None
+        return entry[1]
+
+    def put(self, key: str, reply: bytes) -> None:
+        now = time.monotonic()
+        self._replies[key] = (now, reply)
+        self._bytes += len(reply)
+        replies = self._replies
+        while replies and (
+            self._bytes > self.max_bytes or now - next(iter(replies.values()))[0] > self.max_age
+        ):
+            _, (_, old) = replies.popitem(last=False)
+            self._bytes -= len(old)
 
 
 @dataclass
@@ -42,7 +73,7 @@ class ServerState:
     config: SSEWidgets
     #: Standalone only: the token that grants everything ("" disables authentication).
     token: str | None = None
-    idempotent_replies: OrderedDict[str, bytes] = field(default_factory=OrderedDict)
+    idempotent_replies: IdempotencyCache = field(default_factory=lambda: IdempotencyCache())
 
 
 def _allow_unauthenticated(method: Any) -> Any:
@@ -255,9 +286,7 @@ class _BoundedBody(SSEHandlerBase):
                 raise HTTPError(exc.status, str(exc)) from None
         reply = json.dumps({"ids": ids}).encode()
         if key is not None:
-            replies[key] = reply
-            if len(replies) > _IDEMPOTENCY_CACHE:
-                replies.popitem(last=False)
+            replies.put(key, reply)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(reply)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import os
 import re
 import secrets
@@ -95,6 +96,8 @@ _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&]*")
 def _log_request(handler: RequestHandler) -> None:
     """Tornado's access log, with ``?token=`` values scrubbed (they are credentials)."""
     status = handler.get_status()
+    if not access_log.isEnabledFor(logging.INFO if status < 400 else logging.WARNING):
+        return
     level = (
         access_log.info
         if status < 400

@@ -1,0 +1,300 @@
+"""The child processes of ``bench_hub.py``: two servers, a subscriber swarm and a publisher.
+
+Run as ``python benchmarks/_roles.py <role> [options]``; each role prints ``READY ...`` when
+it is set up (servers and subscribers) and one JSON line with its results when it is done.
+Timestamps are ``time.monotonic()`` (CLOCK_MONOTONIC, the same clock in every process on
+Linux), so the orchestrator can subtract one process's start from another's finish.
+
+Roles:
+
+- ``ours-server``: the package's standalone Tornado server (``start_server``), loopback only.
+- ``naive-server``: the baseline. A plain Tornado app: POST takes ONE JSON event per request,
+  encodes its SSE frame once and puts it into one ``asyncio.Queue`` per subscriber; each GET
+  loops ``await queue.get()``, ``write(frame)``, ``await flush()``. Same frame format and the
+  same token check as ours. This is the idiomatic way to write SSE fan-out in Tornado.
+- ``subscribe``: N SSE connections in one asyncio process (Protocol callbacks on raw sockets,
+  so the client costs as little CPU as possible), counting event frames by counting
+  ``b"\\nevent: "`` (both servers write whole frames per chunk, so chunked-encoding size lines
+  never split one; the opening ``retry:``/``id:`` frames have no ``event:`` line).
+- ``publish``: sends events as fast as the system's API allows. Ours: ``Publisher.send`` in a
+  loop, then ``flush()``. Naive: one ``POST`` per event over one keep-alive
+  ``http.client.HTTPConnection``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import http.client
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmark the working tree
+
+EVENT = "log"
+FRAME_MARK = b"\nevent: "
+
+
+def raise_fd_limit() -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def payload(i: int) -> dict:
+    """A log-record-like event of about 100 bytes of JSON."""
+    return {"level": "INFO", "logger": "bench", "message": f"step {i:06d}: loss=0.{i % 9973:04d}"}
+
+
+# -- servers ----------------------------------------------------------------------------------
+
+
+async def run_ours_server(token: str) -> None:
+    from sse_widgets.server.config import SSEWidgets
+    from sse_widgets.server.standalone import start_server
+
+    config = SSEWidgets(max_subscribers=20_000, buffer_bytes=256 * 1024 * 1024)
+    _server, app, url, _ = await start_server(config, host="127.0.0.1", port=0, token=token)
+    app.settings["sse_widgets"].hub.start()
+    print("READY", url, flush=True)
+    await asyncio.Event().wait()
+
+
+async def run_naive_server(token: str) -> None:
+    from tornado.iostream import StreamClosedError
+    from tornado.netutil import bind_sockets
+    from tornado.web import Application, HTTPError, RequestHandler
+
+    subscribers: dict[str, set[asyncio.Queue]] = {}
+    counter = [0]
+
+    class Base(RequestHandler):
+        def prepare(self) -> None:
+            supplied = self.request.headers.get("X-SSE-Widgets-Token") or self.get_query_argument(
+                "token", ""
+            )
+            if not hmac.compare_digest(supplied.encode(), token.encode()):
+                raise HTTPError(403)
+
+    class Events(Base):
+        async def get(self) -> None:
+            channel = self.get_query_argument("channel")
+            queue: asyncio.Queue = asyncio.Queue()
+            self.queue, self.channel = queue, channel
+            subscribers.setdefault(channel, set()).add(queue)
+            self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+            self.set_header("Cache-Control", "no-cache")
+            self.set_header("X-Accel-Buffering", "no")
+            try:
+                self.write(f"retry: 2000\nid: {counter[0]}\n\n")
+                await self.flush()
+                while True:
+                    frame = await queue.get()
+                    if frame is None:
+                        break
+                    self.write(frame)
+                    await self.flush()
+            except StreamClosedError:
+                pass
+            finally:
+                subscribers.get(channel, set()).discard(queue)
+
+        def on_connection_close(self) -> None:
+            queue = getattr(self, "queue", None)
+            if queue is not None:
+                subscribers.get(self.channel, set()).discard(queue)
+                queue.put_nowait(None)
+
+        def post(self) -> None:
+            event = json.loads(self.request.body)
+            channel, name = event["channel"], event.get("event", "message")
+            counter[0] += 1
+            data = json.dumps({"channel": channel, "data": event.get("data"), "time": time.time()})
+            frame = f"id: {counter[0]}\nevent: {name}\ndata: {data}\n\n".encode()
+            for queue in subscribers.get(channel, ()):
+                queue.put_nowait(frame)
+            self.write({"id": counter[0]})
+
+    from tornado.httpserver import HTTPServer
+
+    sockets = bind_sockets(0, "127.0.0.1")
+    HTTPServer(Application([(r"/api/events", Events)])).add_sockets(sockets)
+    print("READY", f"http://127.0.0.1:{sockets[0].getsockname()[1]}/", flush=True)
+    await asyncio.Event().wait()
+
+
+# -- subscribers ------------------------------------------------------------------------------
+
+
+class Counter(asyncio.Protocol):
+    """One SSE connection: counts event frames, notes when it has them all."""
+
+    def __init__(self, swarm: Swarm) -> None:
+        self.swarm, self.count, self.tail = swarm, 0, b""
+        self.head = b""  # response bytes until the first body bytes arrived
+        self.ready = asyncio.get_running_loop().create_future()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.swarm.request)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.ready.done():
+            self.head += data
+            if b"retry:" not in self.head:
+                return
+            if not self.head.startswith(b"HTTP/1.1 200"):
+                self.ready.set_exception(RuntimeError(self.head[:300].decode("latin-1")))
+                return
+            self.ready.set_result(True)
+            data, self.head = self.head, b""
+        found = (self.tail + data).count(FRAME_MARK)
+        self.tail = data[-7:]
+        if found:
+            self.count += found
+            self.swarm.received(self, found)
+        if self.swarm.read_delay and self.transport is not None:
+            # Let the kernel buffer gather frames: one read then takes many, so the client's
+            # CPU (which shares the machine with the server) is not spent per frame.
+            self.transport.pause_reading()
+            self.swarm.loop.call_later(self.swarm.read_delay, self.transport.resume_reading)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(exc or ConnectionError("closed before the stream opened"))
+        self.swarm.lost += 1
+
+
+class Swarm:
+    def __init__(self, url: str, token: str, channel: str, events: int, delay: float) -> None:
+        self.loop, self.read_delay = asyncio.get_running_loop(), delay
+        parts = urlsplit(url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        path = f"{parts.path}api/events?channel={channel}&token={token}"
+        self.request = f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n".encode()
+        self.request += b"Accept: text/event-stream\r\n\r\n"
+        self.events, self.total, self.complete, self.lost = events, 0, 0, 0
+        self.last_rx = 0.0
+        self.all_done = asyncio.get_running_loop().create_future()
+        self.conns: list[Counter] = []
+
+    def received(self, conn: Counter, found: int) -> None:
+        self.total += found
+        self.last_rx = time.monotonic()
+        if conn.count >= self.events and conn.count - found < self.events:
+            self.complete += 1
+            if self.complete == len(self.conns) and not self.all_done.done():
+                self.all_done.set_result(None)
+
+    async def connect(self, n: int, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        for start in range(0, n, 50):  # waves: stay under the server's listen backlog
+            wave = []
+            for _ in range(min(50, n - start)):
+                _, conn = await loop.create_connection(lambda: Counter(self), self.host, self.port)
+                wave.append(conn)
+            self.conns.extend(wave)
+            await asyncio.wait_for(
+                asyncio.gather(*(c.ready for c in wave)), max(0.1, deadline - time.monotonic())
+            )
+
+
+async def run_subscribers(args: argparse.Namespace) -> None:
+    raise_fd_limit()
+    swarm = Swarm(args.url, args.token, args.channel, args.events, args.read_delay)
+    await swarm.connect(args.n, time.monotonic() + 60)
+    print("READY", len(swarm.conns), flush=True)
+    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    deadline = float(line.split()[1])
+    try:
+        await asyncio.wait_for(swarm.all_done, max(0.0, deadline - time.monotonic()))
+    except asyncio.TimeoutError:
+        pass
+    counts = [c.count for c in swarm.conns]
+    result = {
+        "subscribers": len(counts),
+        "delivered": swarm.total,
+        "complete": swarm.complete,
+        "min": min(counts),
+        "max": max(counts),
+        "lost": swarm.lost,
+        "last_rx": swarm.last_rx,
+    }
+    print(json.dumps(result), flush=True)
+    for conn in swarm.conns:
+        if conn.transport is not None:
+            conn.transport.abort()
+
+
+# -- publishers -------------------------------------------------------------------------------
+
+
+def run_publisher(args: argparse.Namespace) -> None:
+    stop = time.monotonic() + args.cap
+    if args.system == "ours":
+        from sse_widgets import Publisher
+
+        pub = Publisher(args.url, args.token)
+        t_start = time.monotonic()
+        for i in range(args.events):
+            pub.send(args.channel, EVENT, payload(i))
+        ok = pub.flush(timeout=max(0.1, stop - time.monotonic()))
+        t_end = time.monotonic()
+        stats = pub.stats
+        sent, accepted = args.events, stats["settled"] - stats["dropped"]
+        pub.close(timeout=1.0)
+        extra = {"batches": stats["batches"], "flushed": ok}
+    else:
+        parts = urlsplit(args.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        headers = {"Content-Type": "application/json", "X-SSE-Widgets-Token": args.token}
+        sent = accepted = 0
+        t_start = time.monotonic()
+        for i in range(args.events):
+            if time.monotonic() > stop:
+                break
+            body = json.dumps({"channel": args.channel, "event": EVENT, "data": payload(i)})
+            conn.request("POST", "/api/events", body, headers)
+            response = conn.getresponse()
+            response.read()
+            sent += 1
+            accepted += response.status == 200
+        t_end = time.monotonic()
+        conn.close()
+        extra = {}
+    result = {"t_start": t_start, "t_end": t_end, "sent": sent, "accepted": accepted, **extra}
+    print(json.dumps(result), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("role", choices=["ours-server", "naive-server", "subscribe", "publish"])
+    parser.add_argument("--url", default="")
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--system", choices=["ours", "naive"], default="ours")
+    parser.add_argument("--channel", default="bench")
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=1, help="subscribers")
+    parser.add_argument("--cap", type=float, default=30.0, help="seconds")
+    parser.add_argument("--read-delay", type=float, default=0.005, help="seconds between reads")
+    args = parser.parse_args()
+    raise_fd_limit()
+    if args.role == "ours-server":
+        asyncio.run(run_ours_server(args.token))
+    elif args.role == "naive-server":
+        asyncio.run(run_naive_server(args.token))
+    elif args.role == "subscribe":
+        asyncio.run(run_subscribers(args))
+    else:
+        run_publisher(args)
+
+
+if __name__ == "__main__":
+    main()
