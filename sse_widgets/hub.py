@@ -138,41 +138,57 @@ class PublishItem:
 
 
 class Record:
-    """A published event: its position, names, payload JSON and encoded frames."""
+    """A published event: its position, names and encoded frame.
+
+    Only the multiplexed frame is stored; the payload and the single-channel frame are slices
+    of it, so a retained event costs its frame's bytes once (plus the single-channel frame
+    once some single-channel reader asked for it).
+    """
 
     __slots__ = (
+        "_data_end",
+        "_data_start",
         "_single_frame",
         "channel",
-        "cursor",
         "event",
         "frame",
         "key",
-        "payload",
         "seq",
         "time",
     )
 
     def __init__(self, seq: int, cursor: str, channel: str, item: PublishItem, now: float):
         self.seq = seq
-        self.cursor = cursor
         self.channel = channel
         self.event = item.event
-        self.payload = item.payload
         self.key = item.key
         self.time = now
         # Channel names are plain ASCII from a safe set, so they need no JSON escaping.
-        self.frame = (
-            f'id: {cursor}\nevent: {item.event}\ndata: {{"channel": "{channel}", '
-            f'"data": {item.payload}, "time": {now:.3f}}}\n\n'
-        ).encode()
+        head = f'id: {cursor}\nevent: {item.event}\ndata: {{"channel": "{channel}", "data": '
+        head_bytes = head.encode()
+        payload = item.payload.encode()
+        self._data_start = len(head_bytes)
+        self._data_end = self._data_start + len(payload)
+        self.frame = b"".join((head_bytes, payload, f', "time": {now:.3f}}}\n\n'.encode()))
         self._single_frame: bytes | None = None
+
+    @property
+    def cursor(self) -> str:
+        """The event's id on the wire, ``<epoch>-<seq>``."""
+        return self.frame[4 : self.frame.index(b"\n")].decode()
+
+    @property
+    def payload(self) -> str:
+        """The event's data as JSON text."""
+        return self.frame[self._data_start : self._data_end].decode()
 
     @property
     def single_frame(self) -> bytes:
         """The frame of the single-channel endpoint, whose ``data:`` is the payload itself."""
         frame = self._single_frame
         if frame is None:
-            frame = f"id: {self.cursor}\nevent: {self.event}\ndata: {self.payload}\n\n".encode()
+            header = self.frame[: self.frame.index(b"\ndata: ") + 7]  # id, event, "data: "
+            frame = header + self.frame[self._data_start : self._data_end] + b"\n\n"
             self._single_frame = frame
         return frame
 
@@ -224,7 +240,9 @@ class Channel:
             start += 1
             self.history_bytes -= len(dropped.frame)
             self.evicted_upto = dropped.seq
-        if start > 1024 and start * 2 > len(history):
+        # Drop the dead prefix once it is a sixteenth of the list (or 64 records, whichever is
+        # more): evicted events must not stay alive long, and the memmove stays rare.
+        if start >= 64 and start * 16 >= len(history):
             del history[:start]
             start = 0
         self._start = start

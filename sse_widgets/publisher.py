@@ -101,11 +101,11 @@ class Publisher:
         with cond:
             if self._closing:
                 raise InvalidRequest("this publisher is closed; use sse_widgets.connect() again")
+            if self._queued_bytes + len(line) > self.max_buffer_bytes:
+                self._make_room(len(line))
             self._queue.append(line)
             self._queued_bytes += len(line)
             self._enqueued += 1
-            if self._queued_bytes > self.max_buffer_bytes:
-                self._drop_oldest()
             if self._thread is None:
                 if self._autostart:
                     self._start()
@@ -156,10 +156,28 @@ class Publisher:
                 "pending": len(self._queue),
             }
 
-    def _drop_oldest(self) -> None:
+    def _make_room(self, needed: int) -> None:
+        """The queue is full (lock held): wait for the sender while the hub is taking events,
+        drop the oldest while it is unreachable.
+
+        A producer faster than the network is slowed down rather than losing events; a hub
+        outage must not stall the caller's loop, so then the oldest events go instead.
+        """
+        while (
+            self._queued_bytes + needed > self.max_buffer_bytes
+            and self._outage_since is None
+            and self._thread is not None
+            and self._thread.is_alive()
+            and self._queue
+        ):
+            self._cond.wait(0.1)
+        if self._queued_bytes + needed > self.max_buffer_bytes:
+            self._drop_oldest(needed)
+
+    def _drop_oldest(self, needed: int) -> None:
         # Called with the lock held. Newer events matter more (the latest progress state).
         dropped = 0
-        while self._queued_bytes > self.max_buffer_bytes and len(self._queue) > 1:
+        while self._queued_bytes + needed > self.max_buffer_bytes and self._queue:
             self._queued_bytes -= len(self._queue.popleft())
             dropped += 1
         self._dropped += dropped
@@ -194,6 +212,7 @@ class Publisher:
                 batch.append(line)
                 size += len(line)
             self._queued_bytes -= size
+            self._cond.notify_all()  # producers waiting for room in _make_room
             return batch
 
     def _run(self) -> None:

@@ -95,9 +95,20 @@ def start_hub(tmp_path: Path, *args: str, port: int | None = None, token: str = 
     env.pop("SSE_WIDGETS_URL", None)
     with open(tmp_path / f"hub-{port}.log", "ab") as log:  # the child keeps its own copy
         process = subprocess.Popen(
-            [sys.executable, "-m", "sse_widgets.cli", "serve", "--port", str(port),
-             "--token", token, *args],
-            stdout=log, stderr=subprocess.STDOUT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "sse_widgets.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--token",
+                token,
+                *args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
         )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 20
@@ -124,7 +135,10 @@ def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
 def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 60) -> str:
     """Run code in a fresh interpreter (a separate process); return its stdout."""
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env=dict(os.environ, **(env or {})),
     )
     if result.returncode != 0:
@@ -135,7 +149,11 @@ def run_python(code: str, *, env: dict[str, str] | None = None, timeout: float =
 async def arun_python(code: str, *, env: dict[str, str] | None = None, timeout: float = 60) -> str:
     """:func:`run_python` that keeps the test's event loop (and an in-process server) running."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", code, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        sys.executable,
+        "-c",
+        code,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=dict(os.environ, **(env or {})),
     )
     try:
@@ -259,14 +277,16 @@ class CuttingProxy:
         pair = {client_w, server_w}
         self._writers |= pair
 
-        async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, down: bool) -> None:
+        async def pipe(
+            reader: asyncio.StreamReader, writer: asyncio.StreamWriter, down: bool
+        ) -> None:
             try:
                 while chunk := await reader.read(65536):
                     if down and self.cut_points:
                         room = self.cut_points[0] - self.forwarded
                         if room <= len(chunk):
                             self.cut_points.pop(0)
-                            writer.write(chunk[:max(room, 0)])
+                            writer.write(chunk[: max(room, 0)])
                             self.forwarded += max(room, 0)
                             await writer.drain()
                             self.cuts += 1

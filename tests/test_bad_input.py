@@ -17,8 +17,16 @@ NDJSON = {"Content-Type": "application/x-ndjson"}
 
 
 async def _publish_ok(jp_fetch, n: int) -> str:  # type: ignore[no-untyped-def]
-    reply = await jp_fetch("sse-widgets", "api", "channels", "c", "events", method="POST",
-                           body=json.dumps({"event": "log", "data": {"n": n}}), headers={**JSON})
+    reply = await jp_fetch(
+        "sse-widgets",
+        "api",
+        "channels",
+        "c",
+        "events",
+        method="POST",
+        body=json.dumps({"event": "log", "data": {"n": n}}),
+        headers={**JSON},
+    )
     assert reply.code == 200
     [cursor] = json.loads(reply.body)["ids"]
     return str(cursor)
@@ -31,26 +39,62 @@ async def _retained(jp_serverapp) -> list:  # type: ignore[no-untyped-def]
 
 BAD_POSTS = [
     pytest.param(JSON, b'{"event": "log", "data": ', 400, "malformed JSON", id="malformed-json"),
-    pytest.param(NDJSON, b'{"event": "log", "data": 1}\n{"event": ', 400, "line 2",
-                 id="ndjson-second-line-bad"),
-    pytest.param({"Content-Type": "text/plain"}, b"hello", 415, "Content-Type",
-                 id="wrong-content-type"),
+    pytest.param(
+        NDJSON,
+        b'{"event": "log", "data": 1}\n{"event": ',
+        400,
+        "line 2",
+        id="ndjson-second-line-bad",
+    ),
+    pytest.param(
+        {"Content-Type": "text/plain"}, b"hello", 415, "Content-Type", id="wrong-content-type"
+    ),
     pytest.param({}, b'{"event": "log"}', 415, "Content-Type", id="no-content-type"),
-    pytest.param(JSON, json.dumps({"event": "a\nb", "data": 1}).encode(), 400, "CR, LF and NUL",
-                 id="event-name-with-lf"),
-    pytest.param(JSON, json.dumps({"event": "a\rb", "data": 1}).encode(), 400, "CR, LF and NUL",
-                 id="event-name-with-cr"),
-    pytest.param(JSON, json.dumps({"event": "a\x00b", "data": 1}).encode(), 400,
-                 "CR, LF and NUL", id="event-name-with-nul"),
-    pytest.param(JSON, json.dumps({"event": "close", "data": 1}).encode(), 400, "reserved",
-                 id="reserved-event-name"),
-    pytest.param(JSON, json.dumps({"event": "log", "data": 1, "extra": 2}).encode(), 400,
-                 "unknown field", id="unknown-field"),
+    pytest.param(
+        JSON,
+        json.dumps({"event": "a\nb", "data": 1}).encode(),
+        400,
+        "CR, LF and NUL",
+        id="event-name-with-lf",
+    ),
+    pytest.param(
+        JSON,
+        json.dumps({"event": "a\rb", "data": 1}).encode(),
+        400,
+        "CR, LF and NUL",
+        id="event-name-with-cr",
+    ),
+    pytest.param(
+        JSON,
+        json.dumps({"event": "a\x00b", "data": 1}).encode(),
+        400,
+        "CR, LF and NUL",
+        id="event-name-with-nul",
+    ),
+    pytest.param(
+        JSON,
+        json.dumps({"event": "close", "data": 1}).encode(),
+        400,
+        "reserved",
+        id="reserved-event-name",
+    ),
+    pytest.param(
+        JSON,
+        json.dumps({"event": "log", "data": 1, "extra": 2}).encode(),
+        400,
+        "unknown field",
+        id="unknown-field",
+    ),
     pytest.param(JSON, b"[1, 2]", 400, "JSON object", id="not-an-object"),
     pytest.param(JSON, b"[]", 400, "no events", id="empty-batch"),
     pytest.param(JSON, b"\xff\xfe", 400, "UTF-8", id="not-utf8"),
-    pytest.param(JSON, json.dumps({"event": "log", "data": "x" * 300_000}).encode(), 413,
-                 "limit", id="body-over-limit"),
+    pytest.param(
+        JSON,
+        json.dumps({"event": "log", "data": "x" * 300_000}).encode(),
+        413,
+        "limit",
+        id="body-over-limit",
+    ),
 ]
 
 
@@ -60,8 +104,16 @@ async def test_bad_publish_is_refused_with_json_error_and_loses_nothing(
 ):
     await _publish_ok(jp_fetch, 1)
     with pytest.raises(HTTPClientError) as caught:
-        await jp_fetch("sse-widgets", "api", "channels", "c", "events", method="POST",
-                       body=body, headers=dict(headers))
+        await jp_fetch(
+            "sse-widgets",
+            "api",
+            "channels",
+            "c",
+            "events",
+            method="POST",
+            body=body,
+            headers=dict(headers),
+        )
     assert caught.value.code == status
     assert words in json_error(caught.value.response.body)
     await _publish_ok(jp_fetch, 2)
@@ -71,25 +123,62 @@ async def test_bad_publish_is_refused_with_json_error_and_loses_nothing(
 @pytest.mark.parametrize(
     ("parts", "params", "status", "words"),
     [
-        pytest.param(("api", "channels", "bad name!", "events"), {}, 400, "invalid channel name",
-                     id="channel-name-charset"),
-        pytest.param(("api", "channels", "x" * 200, "events"), {}, 400, "invalid channel name",
-                     id="channel-name-too-long"),
-        pytest.param(("api", "events"), {"channel": "a", "last_event_id": "x\ny"}, 400,
-                     "CR, LF and NUL", id="cursor-with-lf"),
-        pytest.param(("api", "events"), {"channel": "a", "last_event_id": "x\x00y"}, 400,
-                     "CR, LF and NUL", id="cursor-with-nul"),
-        pytest.param(("api", "events"), {"channel": "a", "event": "a\rb"}, 400,
-                     "CR, LF and NUL", id="event-filter-with-cr"),
+        pytest.param(
+            ("api", "channels", "bad name!", "events"),
+            {},
+            400,
+            "invalid channel name",
+            id="channel-name-charset",
+        ),
+        pytest.param(
+            ("api", "channels", "x" * 200, "events"),
+            {},
+            400,
+            "invalid channel name",
+            id="channel-name-too-long",
+        ),
+        pytest.param(
+            ("api", "events"),
+            {"channel": "a", "last_event_id": "x\ny"},
+            400,
+            "CR, LF and NUL",
+            id="cursor-with-lf",
+        ),
+        pytest.param(
+            ("api", "events"),
+            {"channel": "a", "last_event_id": "x\x00y"},
+            400,
+            "CR, LF and NUL",
+            id="cursor-with-nul",
+        ),
+        pytest.param(
+            ("api", "events"),
+            {"channel": "a", "event": "a\rb"},
+            400,
+            "CR, LF and NUL",
+            id="event-filter-with-cr",
+        ),
         pytest.param(("api", "events"), {}, 400, "at least one channel", id="no-channel"),
-        pytest.param(("api", "events"), {"channel": "a", "replay": "all"}, 400, "replay",
-                     id="bad-replay-mode"),
+        pytest.param(
+            ("api", "events"),
+            {"channel": "a", "replay": "all"},
+            400,
+            "replay",
+            id="bad-replay-mode",
+        ),
         pytest.param(("api", "nope"), {}, 404, "unknown endpoint", id="unknown-endpoint"),
-        pytest.param(("api", "channels", "c", "events", "more"), {}, 404, "unknown endpoint",
-                     id="unknown-sub-path"),
+        pytest.param(
+            ("api", "channels", "c", "events", "more"),
+            {},
+            404,
+            "unknown endpoint",
+            id="unknown-sub-path",
+        ),
     ],
 )
-async def test_bad_stream_request_is_refused_with_json_error(jp_fetch, parts, params, status, words):
+async def test_bad_stream_request_is_refused_with_json_error(
+    jp_fetch, parts, params, status, words
+):
     with pytest.raises(HTTPClientError) as caught:
         await jp_fetch("sse-widgets", *parts, params=params)
     assert caught.value.code == status
@@ -122,37 +211,74 @@ NO_AUTH = {"Authorization": ""}
         ("DELETE", ("api", "channels", "a"), {}),
     ],
 )
-async def test_unauthenticated_requests_get_403_not_a_login_redirect(jp_fetch, method, parts, params):
+async def test_unauthenticated_requests_get_403_not_a_login_redirect(
+    jp_fetch, method, parts, params
+):
     body = json.dumps({"event": "log", "data": 1}) if method == "POST" else None
     with pytest.raises(HTTPClientError) as caught:
-        await jp_fetch("sse-widgets", *parts, method=method, params=params, body=body,
-                       headers={**NO_AUTH, **JSON}, follow_redirects=False)
+        await jp_fetch(
+            "sse-widgets",
+            *parts,
+            method=method,
+            params=params,
+            body=body,
+            headers={**NO_AUTH, **JSON},
+            follow_redirects=False,
+        )
     assert caught.value.code == 403
     assert json_error(caught.value.response.body)
 
 
 async def test_wrong_publish_token_gets_403(jp_fetch):
     with pytest.raises(HTTPClientError) as caught:
-        await jp_fetch("sse-widgets", "api", "channels", "a", "events", method="POST",
-                       body=json.dumps({"event": "log", "data": 1}),
-                       headers={**NO_AUTH, **JSON, "X-SSE-Widgets-Token": "wrong"})
+        await jp_fetch(
+            "sse-widgets",
+            "api",
+            "channels",
+            "a",
+            "events",
+            method="POST",
+            body=json.dumps({"event": "log", "data": 1}),
+            headers={**NO_AUTH, **JSON, "X-SSE-Widgets-Token": "wrong"},
+        )
     assert caught.value.code == 403
 
 
 async def test_publish_token_publishes_but_does_not_read_or_delete(jp_fetch):
     token = {**NO_AUTH, "X-SSE-Widgets-Token": PUBLISH_TOKEN}
-    reply = await jp_fetch("sse-widgets", "api", "channels", "a", "events", method="POST",
-                           body=json.dumps({"event": "log", "data": 1}), headers={**token, **JSON})
+    reply = await jp_fetch(
+        "sse-widgets",
+        "api",
+        "channels",
+        "a",
+        "events",
+        method="POST",
+        body=json.dumps({"event": "log", "data": 1}),
+        headers={**token, **JSON},
+    )
     assert reply.code == 200
     bearer = {**JSON, "Authorization": f"Bearer {PUBLISH_TOKEN}"}
-    reply = await jp_fetch("sse-widgets", "api", "events", method="POST",
-                           body=json.dumps({"channel": "a", "event": "log", "data": 2}),
-                           headers=bearer)
+    reply = await jp_fetch(
+        "sse-widgets",
+        "api",
+        "events",
+        method="POST",
+        body=json.dumps({"channel": "a", "event": "log", "data": 2}),
+        headers=bearer,
+    )
     assert reply.code == 200
-    for method, parts, params in [("GET", ("api", "events"), {"channel": "a"}),
-                                  ("GET", ("api", "channels"), {}),
-                                  ("DELETE", ("api", "channels", "a"), {})]:
+    for method, parts, params in [
+        ("GET", ("api", "events"), {"channel": "a"}),
+        ("GET", ("api", "channels"), {}),
+        ("DELETE", ("api", "channels", "a"), {}),
+    ]:
         with pytest.raises(HTTPClientError) as caught:
-            await jp_fetch("sse-widgets", *parts, method=method, params=params, headers=dict(token),
-                           follow_redirects=False)
+            await jp_fetch(
+                "sse-widgets",
+                *parts,
+                method=method,
+                params=params,
+                headers=dict(token),
+                follow_redirects=False,
+            )
         assert caught.value.code == 403, (method, parts)

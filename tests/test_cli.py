@@ -14,9 +14,16 @@ from conftest import start_hub
 CLI = [sys.executable, "-m", "sse_widgets.cli"]
 
 
-def _run(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+def _run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 30
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture
@@ -30,12 +37,30 @@ def hub(tmp_path):  # type: ignore[no-untyped-def]
 
 def test_publish_then_tail_from_start_shows_the_events(hub):
     for n in range(3):
-        result = _run("publish", "jobs", "log", json.dumps({"message": f"line {n}"}),
-                      "--url", hub.url, "--token", hub.token)
+        result = _run(
+            "publish",
+            "jobs",
+            "log",
+            json.dumps({"message": f"line {n}"}),
+            "--url",
+            hub.url,
+            "--token",
+            hub.token,
+        )
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip().endswith(f"-{n + 1}")
-    tail = _run("tail", "jobs", "--from-start", "--count", "3", "--json",
-                "--url", hub.url, "--token", hub.token)
+    tail = _run(
+        "tail",
+        "jobs",
+        "--from-start",
+        "--count",
+        "3",
+        "--json",
+        "--url",
+        hub.url,
+        "--token",
+        hub.token,
+    )
     assert tail.returncode == 0, tail.stderr
     lines = [json.loads(line) for line in tail.stdout.splitlines()]
     assert [line["data"]["data"]["message"] for line in lines] == ["line 0", "line 1", "line 2"]
@@ -43,8 +68,13 @@ def test_publish_then_tail_from_start_shows_the_events(hub):
 
 def test_tail_follows_live_events_published_after_it_started(hub):
     env = {"SSE_WIDGETS_URL": hub.url, "SSE_WIDGETS_TOKEN": hub.token}
-    tail = subprocess.Popen([*CLI, "tail", "live", "--count", "2"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+    tail = subprocess.Popen(
+        [*CLI, "tail", "live", "--count", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
     try:
         time.sleep(1.0)  # let tail connect; it only shows what comes after
         for word in ("alpha", "beta"):
@@ -55,13 +85,19 @@ def test_tail_follows_live_events_published_after_it_started(hub):
             tail.kill()
     assert tail.returncode == 0, err
     assert [line.split(" ", 3)[1:] for line in out.splitlines()] == [
-        ["live", "note", '"alpha"'], ["live", "note", '"beta"']]
+        ["live", "note", '"alpha"'],
+        ["live", "note", '"beta"'],
+    ]
 
 
 def test_publish_reads_ndjson_from_stdin(hub):
-    result = subprocess.run([*CLI, "publish", "batch", "point", "-", "--url", hub.url,
-                             "--token", hub.token], input='{"x": 1}\n{"x": 2}\n',
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [*CLI, "publish", "batch", "point", "-", "--url", hub.url, "--token", hub.token],
+        input='{"x": 1}\n{"x": 2}\n',
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     assert len(result.stdout.split()) == 2
 

@@ -25,15 +25,19 @@ def _publish(hub, channel: str, count: int, start: int = 0) -> None:  # type: ig
 
 
 def _delete(hub, channel: str) -> None:  # type: ignore[no-untyped-def]
-    request = urllib.request.Request(f"{hub.url}api/channels/{channel}", method="DELETE",
-                                     headers={"Authorization": f"Bearer {hub.token}"})
+    request = urllib.request.Request(
+        f"{hub.url}api/channels/{channel}",
+        method="DELETE",
+        headers={"Authorization": f"Bearer {hub.token}"},
+    )
     urllib.request.urlopen(request, timeout=10).close()
 
 
 def test_sync_iteration_reads_history_then_live(hub_process):
     _publish(hub_process, "sync", 5)
-    stream = EventStream(hub_process.url, channels=["sync"], token=hub_process.token,
-                         replay="history")
+    stream = EventStream(
+        hub_process.url, channels=["sync"], token=hub_process.token, replay="history"
+    )
     got = []
     threading.Timer(0.5, _publish, (hub_process, "sync", 5, 5)).start()
     for event in stream:
@@ -51,8 +55,9 @@ def test_async_iteration_under_asyncio_and_trio(hub_process, backend):
 
     async def main() -> list[int]:
         got = []
-        async with EventStream(hub_process.url, channels=[f"a-{backend}"],
-                               token=hub_process.token, replay="history") as stream:
+        async with EventStream(
+            hub_process.url, channels=[f"a-{backend}"], token=hub_process.token, replay="history"
+        ) as stream:
             async for event in stream:
                 got.append(event.json()["data"]["n"])
                 if len(got) == 20:
@@ -85,8 +90,9 @@ def test_sync_reconnect_resumes_after_a_cut(hub_process):
 
 def test_deleting_the_channel_ends_the_stream_with_close(hub_process):
     _publish(hub_process, "gone", 1)
-    stream = EventStream(hub_process.url, channels=["gone"], token=hub_process.token,
-                         replay="history")
+    stream = EventStream(
+        hub_process.url, channels=["gone"], token=hub_process.token, replay="history"
+    )
     names = []
     threading.Timer(0.5, _delete, (hub_process, "gone")).start()
     started = time.monotonic()
@@ -99,8 +105,9 @@ def test_deleting_the_channel_ends_the_stream_with_close(hub_process):
 def test_a_multiplexed_stream_continues_until_all_its_channels_close(hub_process):
     _publish(hub_process, "m1", 1)
     _publish(hub_process, "m2", 1)
-    stream = EventStream(hub_process.url, channels=["m1", "m2"], token=hub_process.token,
-                         replay="history")
+    stream = EventStream(
+        hub_process.url, channels=["m1", "m2"], token=hub_process.token, replay="history"
+    )
     seen = []
     threading.Timer(0.3, _delete, (hub_process, "m1")).start()
     threading.Timer(0.6, _publish, (hub_process, "m2", 1, 1)).start()

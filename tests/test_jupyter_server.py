@@ -40,9 +40,14 @@ async def test_other_process_publishes_and_both_readers_get_channels_in_order(
                     return
 
     client_task = asyncio.create_task(python_client())
-    raw_task = asyncio.create_task(read_raw_stream(
-        port, f"{jp_base_url}sse-widgets/api/events?channel=a&channel=b",
-        {"Authorization": f"token {user_token}"}, frames=6))
+    raw_task = asyncio.create_task(
+        read_raw_stream(
+            port,
+            f"{jp_base_url}sse-widgets/api/events?channel=a&channel=b",
+            {"Authorization": f"token {user_token}"},
+            frames=6,
+        )
+    )
     await _wait_for_subscribers(jp_serverapp, "a", 2)
     await _wait_for_subscribers(jp_serverapp, "b", 2)
 
@@ -60,7 +65,9 @@ print(pub.flush(20))
     expected = [("ab"[n % 2], n) for n in range(6)]
     got = [(e.json()["channel"], e.json()["data"]["n"]) for e in received]
     assert got == expected
-    assert [(json.loads(f["data"])["channel"], json.loads(f["data"])["data"]["n"]) for f in raw] == expected
+    assert [
+        (json.loads(f["data"])["channel"], json.loads(f["data"])["data"]["n"]) for f in raw
+    ] == expected
     seqs = [int(e.id.rsplit("-", 1)[1]) for e in received]
     assert seqs == sorted(seqs) and len(set(seqs)) == 6
     assert [f["id"] for f in raw] == [e.id for e in received]
@@ -70,13 +77,25 @@ async def test_single_channel_endpoint_sends_the_payload_itself(
     jp_serverapp, user_token, http_server_port, jp_base_url, jp_fetch
 ):
     port = http_server_port[1]
-    reader = asyncio.create_task(read_raw_stream(
-        port, f"{jp_base_url}sse-widgets/api/channels/plain/events?token={user_token}",
-        {}, frames=1))
+    reader = asyncio.create_task(
+        read_raw_stream(
+            port,
+            f"{jp_base_url}sse-widgets/api/channels/plain/events?token={user_token}",
+            {},
+            frames=1,
+        )
+    )
     await _wait_for_subscribers(jp_serverapp, "plain", 1)
-    await jp_fetch("sse-widgets", "api", "channels", "plain", "events", method="POST",
-                   body=json.dumps({"event": "greeting", "data": {"hello": "world"}}),
-                   headers={"Content-Type": "application/json"})
+    await jp_fetch(
+        "sse-widgets",
+        "api",
+        "channels",
+        "plain",
+        "events",
+        method="POST",
+        body=json.dumps({"event": "greeting", "data": {"hello": "world"}}),
+        headers={"Content-Type": "application/json"},
+    )
     [frame] = await asyncio.wait_for(reader, 20)
     assert frame["event"] == "greeting"
     assert json.loads(frame["data"]) == {"hello": "world"}

@@ -31,7 +31,9 @@ def _history(url: str, token: str, channel: str, count: int) -> list:
 def _retained(url: str, token: str, channel: str) -> int:
     import urllib.request
 
-    request = urllib.request.Request(url + "api/channels", headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        url + "api/channels", headers={"Authorization": f"Bearer {token}"}
+    )
     with urllib.request.urlopen(request, timeout=10) as reply:
         channels = {c["name"]: c for c in json.load(reply)["channels"]}
     return int(channels[channel]["retained"])
@@ -115,7 +117,8 @@ def test_many_threads_publish_through_one_sender(hub_process):
 
 
 def test_without_a_hub_url_an_embedded_hub_serves_the_process():
-    out = run_python("""
+    out = run_python(
+        """
 import os, json
 from sse_widgets import channel, get_publisher
 from sse_widgets.client import EventStream
@@ -126,28 +129,33 @@ url, token = os.environ["SSE_WIDGETS_URL"], os.environ["SSE_WIDGETS_TOKEN"]
 for event in EventStream(url, channels=["local"], token=token, replay="history"):
     print(json.dumps([url.startswith("http://127.0.0.1:"), event.json()["data"]]))
     break
-""", env={"SSE_WIDGETS_URL": ""})
+""",
+        env={"SSE_WIDGETS_URL": ""},
+    )
     assert json.loads(out) == [True, {"n": 1}]
 
 
 def test_forked_children_publish_with_their_own_sender(hub_process):
-    out = run_python(f"""
+    out = run_python(
+        """
 import multiprocessing as mp
 import sse_widgets
 
 def child(k):
     for n in range(100):
-        sse_widgets.channel("kids").send("log", {{"k": k, "n": n}})
+        sse_widgets.channel("kids").send("log", {"k": k, "n": n})
     assert sse_widgets.get_publisher().flush(20)
 
 if __name__ == "__main__":
-    sse_widgets.channel("kids").send("log", {{"k": -1, "n": 0}})  # parent's sender exists first
+    sse_widgets.channel("kids").send("log", {"k": -1, "n": 0})  # parent's sender exists first
     ctx = mp.get_context("fork")
     procs = [ctx.Process(target=child, args=(k,)) for k in range(3)]
     for p in procs: p.start()
     for p in procs: p.join(30)
     print([p.exitcode for p in procs], sse_widgets.get_publisher().flush(10))
-""", env={"SSE_WIDGETS_URL": hub_process.url, "SSE_WIDGETS_TOKEN": hub_process.token})
+""",
+        env={"SSE_WIDGETS_URL": hub_process.url, "SSE_WIDGETS_TOKEN": hub_process.token},
+    )
     assert out.strip() == "[0, 0, 0] True"
     events = _history(hub_process.url, hub_process.token, "kids", 301)
     for k in range(3):

@@ -36,17 +36,22 @@ async def test_cut_at_twenty_random_points_loses_and_repeats_nothing(hub_process
     received: list[int] = []
     resets = []
     async with CuttingProxy(hub_process.port, cut_points) as proxy:
-        stream = EventStream(f"http://127.0.0.1:{proxy.port}/", channels=["resume"],
-                             token=hub_process.token, replay="history")
+        stream = EventStream(
+            f"http://127.0.0.1:{proxy.port}/",
+            channels=["resume"],
+            token=hub_process.token,
+            replay="history",
+        )
 
         async def consume() -> None:
-            async for event in stream:
-                if event.event == "reset":
-                    resets.append(event)
-                if event.event == "log":
-                    received.append(event.json()["data"]["n"])
-                    if received[-1] == EVENTS - 1:
-                        return
+            async with stream:
+                async for event in stream:
+                    if event.event == "reset":
+                        resets.append(event)
+                    if event.event == "log":
+                        received.append(event.json()["data"]["n"])
+                        if received[-1] == EVENTS - 1:
+                            return
 
         consumer = asyncio.create_task(consume())
         await asyncio.sleep(0.3)
@@ -73,20 +78,21 @@ for n in range(300):
 assert pub.flush(30)
 """)
         first_cursor = f"{(await _head(hub)).rsplit('-', 1)[0]}-1"
-        stream = EventStream(hub.url, channels=["old"], token=hub.token,
-                             last_event_id=first_cursor)
+        stream = EventStream(hub.url, channels=["old"], token=hub.token, last_event_id=first_cursor)
         got = []
-        async for event in stream:
-            got.append(event)
-            if event.event == "progress" and event.json()["data"]["value"] == 299:
-                break
+        async with stream:
+            async for event in stream:
+                got.append(event)
+                if event.event == "progress" and event.json()["data"]["value"] == 299:
+                    break
     finally:
         hub.stop()
     assert got[0].event == "reset"
     assert got[0].json()["data"] == {"reason": "history-exceeded"}
     # The snapshot: only the latest state of each bar, superseded states left out.
-    states = [(e.json()["data"]["bar"], e.json()["data"]["value"])
-              for e in got if e.event == "progress"]
+    states = [
+        (e.json()["data"]["bar"], e.json()["data"]["value"]) for e in got if e.event == "progress"
+    ]
     assert sorted(states) == [("a", 299), ("b", 297)]
     logs = [e.json()["data"]["n"] for e in got if e.event == "log"]
     assert logs[0] != "first" and logs == sorted(logs)
@@ -96,7 +102,9 @@ assert pub.flush(30)
 
 async def _head(hub) -> str:  # type: ignore[no-untyped-def]
     reader, writer = await asyncio.open_connection("127.0.0.1", hub.port)
-    writer.write(f"GET /api/channels HTTP/1.0\r\nAuthorization: Bearer {hub.token}\r\n\r\n".encode())
+    writer.write(
+        f"GET /api/channels HTTP/1.0\r\nAuthorization: Bearer {hub.token}\r\n\r\n".encode()
+    )
     raw = await reader.read()
     writer.close()
     return str(json.loads(raw.split(b"\r\n\r\n", 1)[1])["head"])
