@@ -8,6 +8,11 @@ checks are skipped for loopback addresses, where a server certificate never name
 
 from __future__ import annotations
 
+# socket.getaddrinfo imports this codec lazily, on first use, from the publisher's thread. If
+# a process forks (multiprocessing) while that import runs, the child inherits the module's
+# import lock held forever and its own sender deadlocks on its first connection: import it
+# here, in the importing thread, so no import happens on the sender's path.
+import encodings.idna  # noqa: F401
 import http.client
 import socket
 import ssl
