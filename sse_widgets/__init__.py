@@ -1,7 +1,9 @@
 """Stream live progress bars, logs, text and charts from Python to browsers over SSE.
 
->>> import sse_widgets
->>> sse_widgets.channel("demo").send("log", {"level": "INFO", "message": "hi"})  # doctest: +SKIP
+Example (in a kernel started by Jupyter, or after ``sse_widgets.connect(url, token)``)::
+
+    import sse_widgets
+    sse_widgets.channel("demo").send("log", {"level": "INFO", "message": "hi"})
 """
 
 from .client import EventStream, subscribe

@@ -37,9 +37,11 @@ class EventStream:
     ``url`` is either a hub base URL (``.../sse-widgets/`` or a standalone server's ``/``)
     together with ``channels``, or the full URL of any event stream.
 
-    >>> stream = EventStream(url, channels=["demo"], token=token)  # doctest: +SKIP
-    >>> for event in stream:  # doctest: +SKIP
-    ...     print(event.event, event.json())
+    Example::
+
+        stream = EventStream(url, channels=["demo"], token=token)
+        for event in stream:
+            print(event.event, event.json())
     """
 
     def __init__(
@@ -256,8 +258,10 @@ def subscribe(
 ) -> EventStream:
     """A resumable stream of the given channels of the hub at ``url``.
 
-    >>> for event in sse_widgets.subscribe(url, ["demo"], token=token):   # doctest: +SKIP
-    ...     print(event.json())
+    Example::
+
+        for event in sse_widgets.subscribe(url, ["demo"], token=token):
+            print(event.json())
     """
     if not channels:
         raise InvalidRequest("subscribe to at least one channel")

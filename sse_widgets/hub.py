@@ -1,10 +1,9 @@
-"""The hub: named channels with bounded history, resumable cursors, snapshots and fan-out.
+"""The hub: the registry of channels; publishing, fan-out, subscribing and heartbeats.
 
-One :class:`Hub` per server process. Publishing appends :class:`Record` objects to a
-:class:`Channel`; each record is encoded once, when it is published, in both wire formats
-(multiplexed and single-channel; the second lazily) and the same ``bytes`` go to every
-subscriber. Subscribers are :class:`~sse_widgets.subscription.Subscription` queues that the
-transport drains.
+One :class:`Hub` per server process. Publishing appends :class:`~sse_widgets.channel.Record`
+objects to a :class:`~sse_widgets.channel.Channel`; each record is encoded once, when it is
+published, and the same ``bytes`` go to every subscriber. Subscribers are
+:class:`~sse_widgets.subscription.Subscription` queues that the transport drains.
 
 Cursors (the SSE ``id:``) are ``"<epoch>-<seq>"``: ``seq`` is one counter for the whole hub,
 so a single number orders events across every channel of a multiplexed stream, and ``epoch``
@@ -21,73 +20,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import secrets
 import time
-from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from operator import attrgetter
 from typing import Any, NoReturn
 
+from .channel import Channel, PublishItem, Record
 from .errors import CapacityError, InvalidRequest, PayloadTooLarge
+from .names import validate_channel_name, validate_event_name
 from .protocol import validate_field
 from .replay import open_stream, refill
 from .subscription import Subscription
 
-__all__ = [
-    "CHANNEL_NAME_PATTERN",
-    "Channel",
-    "Hub",
-    "HubConfig",
-    "PublishItem",
-    "Record",
-    "RESERVED_EVENTS",
-    "validate_channel_name",
-    "validate_event_name",
-]
+__all__ = ["Hub", "HubConfig"]
 
-#: Channel names: 1-128 characters from ``A-Z a-z 0-9 _ . : -``, not starting with ``.``,
-#: ``:`` or ``-`` (so a name is always one safe URL path segment).
-CHANNEL_NAME_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.:\-]{0,127}"
-_CHANNEL_NAME = re.compile(CHANNEL_NAME_PATTERN + r"\Z")
-#: Event names the hub itself sends on a stream; producers may not publish them.
-RESERVED_EVENTS = frozenset({"reset", "close"})
-_MAX_EVENT_NAME = 256
 _CONTROL_SUFFIX = "#control"  # '#' cannot appear in a channel name: hidden namespace
 HEARTBEAT = b": ping\n\n"
-_seq_of = attrgetter("seq")
-
-
-def validate_channel_name(name: str) -> str:
-    """Return ``name`` if it is a valid channel name, else raise InvalidRequest.
-
-    >>> validate_channel_name("training.run-1")
-    'training.run-1'
-    """
-    if not isinstance(name, str) or _CHANNEL_NAME.match(name) is None:
-        raise InvalidRequest(
-            f"invalid channel name {name!r}: use 1-128 characters from A-Z a-z 0-9 _ . : - "
-            "starting with a letter, digit or underscore"
-        )
-    return name
-
-
-def validate_event_name(name: str) -> str:
-    """Return ``name`` if producers may publish events under it, else raise InvalidRequest."""
-    if not isinstance(name, str) or not name:
-        raise InvalidRequest(f"event name must be a non-empty string, not {name!r}")
-    try:
-        validate_field("event name", name)
-    except ValueError as exc:
-        raise InvalidRequest(str(exc)) from None
-    if len(name) > _MAX_EVENT_NAME:
-        raise InvalidRequest(
-            f"event name is {len(name)} characters; the limit is {_MAX_EVENT_NAME}"
-        )
-    if name in RESERVED_EVENTS:
-        raise InvalidRequest(f"event name {name!r} is reserved for the hub's own stream events")
-    return name
 
 
 @dataclass(frozen=True)
@@ -126,133 +75,6 @@ class HubConfig:
             raise ValueError(
                 "HubConfig.retry_ms and coalesce_ms must be >= 0 and ping_interval > 0"
             )
-
-
-@dataclass(frozen=True, slots=True)
-class PublishItem:
-    """One validated event ready to publish: name, payload as JSON text, conflation key."""
-
-    event: str
-    payload: str
-    key: tuple[str, str] | None = None
-
-
-class Record:
-    """A published event: its position, names and encoded frame.
-
-    Only the multiplexed frame is stored; the payload and the single-channel frame are slices
-    of it, so a retained event costs its frame's bytes once (plus the single-channel frame
-    once some single-channel reader asked for it).
-    """
-
-    __slots__ = (
-        "_data_end",
-        "_data_start",
-        "_single_frame",
-        "channel",
-        "event",
-        "frame",
-        "key",
-        "seq",
-        "time",
-    )
-
-    def __init__(self, seq: int, cursor: str, channel: str, item: PublishItem, now: float):
-        self.seq = seq
-        self.channel = channel
-        self.event = item.event
-        self.key = item.key
-        self.time = now
-        # Channel names are plain ASCII from a safe set, so they need no JSON escaping.
-        head = f'id: {cursor}\nevent: {item.event}\ndata: {{"channel": "{channel}", "data": '
-        head_bytes = head.encode()
-        payload = item.payload.encode()
-        self._data_start = len(head_bytes)
-        self._data_end = self._data_start + len(payload)
-        self.frame = b"".join((head_bytes, payload, f', "time": {now:.3f}}}\n\n'.encode()))
-        self._single_frame: bytes | None = None
-
-    @property
-    def cursor(self) -> str:
-        """The event's id on the wire, ``<epoch>-<seq>``."""
-        return self.frame[4 : self.frame.index(b"\n")].decode()
-
-    @property
-    def payload(self) -> str:
-        """The event's data as JSON text."""
-        return self.frame[self._data_start : self._data_end].decode()
-
-    @property
-    def single_frame(self) -> bytes:
-        """The frame of the single-channel endpoint, whose ``data:`` is the payload itself."""
-        frame = self._single_frame
-        if frame is None:
-            header = self.frame[: self.frame.index(b"\ndata: ") + 7]  # id, event, "data: "
-            frame = header + self.frame[self._data_start : self._data_end] + b"\n\n"
-            self._single_frame = frame
-        return frame
-
-
-class Channel:
-    """A named channel: a ring buffer of recent records, a snapshot, and its subscribers."""
-
-    def __init__(self, name: str, config: HubConfig, evicted_upto: int = 0) -> None:
-        self.name = name
-        self._config = config
-        # The history is a list read from _start (a ring buffer that stays sorted by seq, so a
-        # resume finds its place by bisection); the dead prefix is dropped in bulk.
-        self._records: list[Record] = []
-        self._start = 0
-        self.history_bytes = 0
-        #: Highest seq this channel dropped from its history (0: nothing dropped yet).
-        self.evicted_upto = evicted_upto
-        #: Latest record per state key, oldest first (a dict keeps insertion order).
-        self.snapshot: dict[tuple[str, str], Record] = {}
-        self.subscribers: dict[Subscription, None] = {}  # ordered set: O(1) removal
-        self.last: Record | None = None
-
-    @property
-    def history(self) -> list[Record]:
-        """The retained records, oldest first (a copy)."""
-        return self._records[self._start :]
-
-    def __len__(self) -> int:
-        return len(self._records) - self._start
-
-    def append(self, records: list[Record]) -> None:
-        """Add records to the history and snapshot, evicting what the limits push out."""
-        config = self._config
-        history, snapshot = self._records, self.snapshot
-        for record in records:
-            history.append(record)
-            self.history_bytes += len(record.frame)
-            key = record.key
-            if key is not None:
-                snapshot.pop(key, None)  # re-insert so the dict stays ordered by recency
-                snapshot[key] = record
-                if len(snapshot) > config.snapshot_size:
-                    del snapshot[next(iter(snapshot))]
-        start = self._start
-        while len(history) - start > config.history_size or (
-            self.history_bytes > config.history_bytes and len(history) - start > 1
-        ):
-            dropped = history[start]
-            start += 1
-            self.history_bytes -= len(dropped.frame)
-            self.evicted_upto = dropped.seq
-        # Drop the dead prefix once it is a sixteenth of the list (or 64 records, whichever is
-        # more): evicted events must not stay alive long, and the memmove stays rare.
-        if start >= 64 and start * 16 >= len(history):
-            del history[:start]
-            start = 0
-        self._start = start
-        self.last = records[-1]
-
-    def after(self, seq: int, limit: int) -> list[Record]:
-        """Up to ``limit`` retained records with a seq above ``seq``, oldest first."""
-        records = self._records
-        index = bisect_right(records, seq, lo=self._start, key=_seq_of)
-        return records[index : index + limit]
 
 
 class Hub:

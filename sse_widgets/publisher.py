@@ -29,7 +29,7 @@ from collections import deque
 from typing import Any
 
 from .errors import InvalidRequest
-from .hub import validate_channel_name, validate_event_name
+from .names import validate_channel_name, validate_event_name
 from .transport import TOKEN_HEADER, HubAddress
 
 __all__ = ["ChannelPublisher", "Publisher", "channel", "connect", "get_publisher"]
@@ -302,8 +302,10 @@ def _post(connection: Any, path: str, body: bytes, key: str, token: str | None) 
 class ChannelPublisher:
     """A channel as seen by a producer: ``send`` events to it.
 
-    >>> ch = channel("demo")          # doctest: +SKIP
-    >>> ch.send("log", {"level": "INFO", "message": "hello"})   # doctest: +SKIP
+    Example::
+
+        ch = sse_widgets.channel("demo")
+        ch.send("log", {"level": "INFO", "message": "hello"})
     """
 
     def __init__(self, name: str, publisher: Publisher | None = None) -> None:
@@ -341,7 +343,9 @@ _default_lock = threading.Lock()
 def connect(url: str, token: str | None = None) -> Publisher:
     """Publish to the hub at ``url`` from now on (the process-wide default publisher).
 
-    >>> sse_widgets.connect("http://127.0.0.1:8765/", token="...")   # doctest: +SKIP
+    Example::
+
+        sse_widgets.connect("http://127.0.0.1:8765/", token="...")
     """
     global _default, _default_pid
     publisher = Publisher(url, token)
@@ -374,6 +378,8 @@ def get_publisher() -> Publisher:
 def channel(name: str) -> ChannelPublisher:
     """The channel ``name`` of the default publisher.
 
-    >>> sse_widgets.channel("train").send("log", {"message": "epoch 1"})   # doctest: +SKIP
+    Example::
+
+        sse_widgets.channel("train").send("log", {"message": "epoch 1"})
     """
     return ChannelPublisher(name)

@@ -31,7 +31,8 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .hub import Channel, Hub, Record
+    from .channel import Channel, Record
+    from .hub import Hub
     from .subscription import Subscription
 
 __all__ = ["open_stream", "parse_cursor", "refill"]

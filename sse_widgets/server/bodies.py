@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..channel import PublishItem
 from ..errors import InvalidRequest
-from ..hub import Hub, PublishItem, validate_channel_name
+from ..hub import Hub
+from ..names import validate_channel_name
 
 __all__ = ["JSON_TYPES", "NDJSON_TYPES", "parse_publish_body"]
 

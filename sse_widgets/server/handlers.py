@@ -22,7 +22,8 @@ from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
 from ..errors import CapacityError, InvalidRequest, NotAuthorized
-from ..hub import Hub, validate_channel_name
+from ..hub import Hub
+from ..names import validate_channel_name
 from ..protocol import validate_field
 from ..subscription import Subscription
 from .bodies import JSON_TYPES, media_type, parse_publish_body

@@ -1,0 +1,51 @@
+"""The public namespace is small and deliberate: this pins it, and that importing it does not
+drag in the server (a kernel that only publishes must stay light)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import sse_widgets
+
+PUBLIC = [
+    "Cancelled",
+    "CapacityError",
+    "ChannelClosed",
+    "ChannelPublisher",
+    "Event",
+    "EventStream",
+    "InvalidRequest",
+    "NotAuthorized",
+    "PayloadTooLarge",
+    "ProtocolError",
+    "Publisher",
+    "SSEWidgetsError",
+    "channel",
+    "connect",
+    "get_publisher",
+    "subscribe",
+]
+
+
+def test_all_is_sorted_and_pinned():
+    assert sse_widgets.__all__ == sorted(sse_widgets.__all__)
+    assert sse_widgets.__all__ == PUBLIC
+    for name in PUBLIC:
+        assert getattr(sse_widgets, name).__doc__, f"{name} has no docstring"
+
+
+def test_every_error_derives_from_one_base():
+    from sse_widgets import errors
+
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.SSEWidgetsError)
+
+
+def test_importing_the_package_loads_no_server_code():
+    code = (
+        "import sys, sse_widgets; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tornado', 'jupyter_server')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
