@@ -67,6 +67,13 @@ def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
     for name in ("history_size", "ping_interval", "buffer_bytes"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
+    known = set(SSEWidgets.class_trait_names(config=True))
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise SystemExit(
+            f"sse-widgets serve: unknown setting(s) {', '.join(unknown)}; "
+            f"the settings are: {', '.join(sorted(known))}"
+        )
     try:
         config = SSEWidgets(**overrides)
     except Exception as exc:  # noqa: BLE001 - traitlets raises several kinds; say which

@@ -178,3 +178,16 @@ def test_async_send_and_flush_under_asyncio_and_trio(hub_process, backend):
     events = _history(hub_process.url, hub_process.token, f"async-{backend}", 100)
     assert [e["n"] for e in events] == list(range(100))
     publisher.close()
+
+
+def test_events_sent_just_before_exit_are_delivered(hub_process):
+    run_python(
+        """
+import sse_widgets
+for n in range(500):
+    sse_widgets.channel("bye").send("log", {"n": n})
+# no flush: the exit-time flush must deliver them
+""",
+        env={"SSE_WIDGETS_URL": hub_process.url, "SSE_WIDGETS_TOKEN": hub_process.token},
+    )
+    assert _retained(hub_process.url, hub_process.token, "bye") == 500
