@@ -131,3 +131,33 @@ def test_wrong_token_is_refused(hub):
     tail = _run("tail", "c", "--url", hub.url, "--token", "wrong")
     assert tail.returncode == 1
     assert "403" in tail.stderr
+
+
+def test_demo_publishes_every_kind_of_event(tmp_path):
+    from conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path)}
+    with subprocess.Popen(
+        [*CLI, "demo", "--port", str(port), "--seconds", "20"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    ) as demo:
+        try:
+            assert demo.stdout is not None
+            assert f"hub at http://127.0.0.1:{port}/" in demo.stdout.readline()
+            tail = subprocess.run(
+                [*CLI, "tail", "demo", "--count", "12", "--json"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                env=env,
+            )
+        finally:
+            demo.terminate()
+            demo.wait(10)
+    assert tail.returncode == 0, tail.stderr
+    kinds = {json.loads(line)["event"] for line in tail.stdout.splitlines()}
+    assert {"progress", "text", "point"} <= kinds
