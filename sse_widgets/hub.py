@@ -109,8 +109,16 @@ class Hub:
         validate_event_name(event)
         try:
             payload = self._encode(data)
+            if not payload.isascii():
+                payload.encode()  # a lone surrogate cannot be sent as UTF-8
         except (TypeError, ValueError) as exc:
             raise InvalidRequest(f"event {event!r}: data is not JSON-serializable: {exc}") from None
+        return self.prepare_json(event, payload, data)
+
+    def prepare_json(self, event: str, payload: str, data: Any) -> PublishItem:
+        """:meth:`prepare` for data whose JSON text the caller already has (and vouches for:
+        ``payload`` must be valid JSON encoding ``data``, with no NaN or Infinity)."""
+        validate_event_name(event)
         # The limit is in UTF-8 bytes (ensure_ascii=False leaves multi-byte characters as is).
         size = len(payload) if payload.isascii() else len(payload.encode())
         if size > self.config.max_event_bytes:
