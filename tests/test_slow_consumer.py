@@ -80,6 +80,10 @@ async def test_stalled_subscriber_is_cut_off_and_memory_stays_bounded(tmp_path):
         hub.stop()
 
     growth = peak - baseline
+    print(
+        f"hub RSS {baseline / MiB:.1f} MiB -> peak {peak / MiB:.1f} MiB: +{growth / MiB:.1f} MiB "
+        f"(limit {(BUFFER + HISTORY) / MiB:.0f} MiB) for {EVENTS * EVENT_BYTES / MiB:.0f} MiB"
+    )
     assert growth < BUFFER + HISTORY, f"RSS grew by {growth / MiB:.1f} MiB"
     assert not resets, f"the normal reader fell out of the history: {resets}"
     assert received == list(range(EVENTS)), f"{stream.connections} connections"
