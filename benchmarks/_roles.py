@@ -8,6 +8,8 @@ Linux), so the orchestrator can subtract one process's start from another's fini
 Roles:
 
 - ``ours-server``: the package's standalone Tornado server (``start_server``), loopback only.
+  Extra ``--SSEWidgets.name=value`` arguments set its traits, as with ``sse-widgets serve``
+  (e.g. ``--SSEWidgets.coalesce_ms=0``).
 - ``naive-server``: the baseline. A plain Tornado app: POST takes ONE JSON event per request,
   encodes its SSE frame once and puts it into one ``asyncio.Queue`` per subscriber; each GET
   loops ``await queue.get()``, ``write(frame)``, ``await flush()``. Same frame format and the
@@ -15,10 +17,16 @@ Roles:
 - ``subscribe``: N SSE connections in one asyncio process (Protocol callbacks on raw sockets,
   so the client costs as little CPU as possible), counting event frames by counting
   ``b"\\nevent: "`` (both servers write whole frames per chunk, so chunked-encoding size lines
-  never split one; the opening ``retry:``/``id:`` frames have no ``event:`` line).
+  never split one; the opening ``retry:``/``id:`` frames have no ``event:`` line). With
+  ``--sample-every K``, every K-th connection also parses the ``"sent"`` wall-clock time the
+  paced publisher puts in each event and records receipt minus publish time (``time.time()``
+  in both processes, on the same machine); sampled connections read as soon as data arrives,
+  the others pause ``--read-delay`` between reads.
 - ``publish``: sends events as fast as the system's API allows. Ours: ``Publisher.send`` in a
   loop, then ``flush()``. Naive: one ``POST`` per event over one keep-alive
-  ``http.client.HTTPConnection``.
+  ``http.client.HTTPConnection``. With ``--rate R`` it is paced instead: event i is published
+  (one ``Publisher.send``, or one ``POST``) at start + i / R, with ``"sent": time.time()`` in
+  its data.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ import asyncio
 import hmac
 import http.client
 import json
+import math
+import re
 import resource
 import sys
 import time
@@ -38,6 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # benchmark the
 
 EVENT = "log"
 FRAME_MARK = b"\nevent: "
+#: The publish time in a paced event's data (ours writes compact JSON, the baseline not).
+SENT = re.compile(rb'"sent":\s*([0-9.]+)')
 
 
 def raise_fd_limit() -> None:
@@ -54,11 +66,26 @@ def payload(i: int) -> dict:
 # -- servers ----------------------------------------------------------------------------------
 
 
-async def run_ours_server(token: str) -> None:
+def trait_overrides(extra: list[str]) -> dict:
+    """``--SSEWidgets.name=value`` arguments as trait values (JSON literals or strings)."""
+    overrides = {}
+    for arg in extra:
+        key, eq, raw = arg.partition("=")
+        if not key.startswith("--SSEWidgets.") or not eq:
+            raise SystemExit(f"unknown argument {arg!r}")
+        try:
+            overrides[key.removeprefix("--SSEWidgets.")] = json.loads(raw)
+        except ValueError:
+            overrides[key.removeprefix("--SSEWidgets.")] = raw
+    return overrides
+
+
+async def run_ours_server(token: str, extra: list[str]) -> None:
     from sse_widgets.server.config import SSEWidgets
     from sse_widgets.server.standalone import start_server
 
-    config = SSEWidgets(max_subscribers=20_000, buffer_bytes=256 * 1024 * 1024)
+    settings = {"max_subscribers": 20_000, "buffer_bytes": 256 * 1024 * 1024}
+    config = SSEWidgets(**{**settings, **trait_overrides(extra)})
     _server, app, url, _ = await start_server(config, host="127.0.0.1", port=0, token=token)
     app.settings["sse_widgets"].hub.start()
     print("READY", url, flush=True)
@@ -132,11 +159,16 @@ async def run_naive_server(token: str) -> None:
 
 
 class Counter(asyncio.Protocol):
-    """One SSE connection: counts event frames, notes when it has them all."""
+    """One SSE connection: counts event frames, notes when it has them all.
 
-    def __init__(self, swarm: Swarm) -> None:
+    A sampled connection also keeps the bytes of its last incomplete frame and, for every
+    complete frame carrying a ``"sent"`` time, records receipt minus publish time.
+    """
+
+    def __init__(self, swarm: Swarm, sample: bool = False) -> None:
         self.swarm, self.count, self.tail = swarm, 0, b""
         self.head = b""  # response bytes until the first body bytes arrived
+        self.sample, self.partial = sample, b""
         self.ready = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
 
@@ -155,12 +187,20 @@ class Counter(asyncio.Protocol):
                 return
             self.ready.set_result(True)
             data, self.head = self.head, b""
+        if self.sample:
+            received = time.time()
+            self.partial += data
+            end = self.partial.rfind(b"\n\n")
+            if end >= 0:
+                for match in SENT.finditer(self.partial, 0, end):
+                    self.swarm.latencies.append(received - float(match.group(1)))
+                self.partial = self.partial[end + 2 :]
         found = (self.tail + data).count(FRAME_MARK)
         self.tail = data[-7:]
         if found:
             self.count += found
             self.swarm.received(self, found)
-        if self.swarm.read_delay and self.transport is not None:
+        if self.swarm.read_delay and not self.sample and self.transport is not None:
             # Let the kernel buffer gather frames: one read then takes many, so the client's
             # CPU (which shares the machine with the server) is not spent per frame.
             self.transport.pause_reading()
@@ -184,6 +224,8 @@ class Swarm:
         self.last_rx = 0.0
         self.all_done = asyncio.get_running_loop().create_future()
         self.conns: list[Counter] = []
+        self.sample_every = 0  # 0: no latency sampling
+        self.latencies: list[float] = []  # seconds, receipt minus publish time
 
     def received(self, conn: Counter, found: int) -> None:
         self.total += found
@@ -197,8 +239,11 @@ class Swarm:
         loop = asyncio.get_running_loop()
         for start in range(0, n, 50):  # waves: stay under the server's listen backlog
             wave = []
-            for _ in range(min(50, n - start)):
-                _, conn = await loop.create_connection(lambda: Counter(self), self.host, self.port)
+            for i in range(start, min(start + 50, n)):
+                sample = bool(self.sample_every) and i % self.sample_every == 0
+                _, conn = await loop.create_connection(
+                    lambda sample=sample: Counter(self, sample), self.host, self.port
+                )
                 wave.append(conn)
             self.conns.extend(wave)
             await asyncio.wait_for(
@@ -209,10 +254,12 @@ class Swarm:
 async def run_subscribers(args: argparse.Namespace) -> None:
     raise_fd_limit()
     swarm = Swarm(args.url, args.token, args.channel, args.events, args.read_delay)
+    swarm.sample_every = args.sample_every
     await swarm.connect(args.n, time.monotonic() + 60)
     print("READY", len(swarm.conns), flush=True)
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     deadline = float(line.split()[1])
+    cpu_start = time.process_time()
     try:
         await asyncio.wait_for(swarm.all_done, max(0.0, deadline - time.monotonic()))
     except asyncio.TimeoutError:
@@ -226,17 +273,101 @@ async def run_subscribers(args: argparse.Namespace) -> None:
         "max": max(counts),
         "lost": swarm.lost,
         "last_rx": swarm.last_rx,
+        "client_cpu_s": round(time.process_time() - cpu_start, 3),
     }
+    if args.sample_every:
+        result["latency"] = latency_summary(swarm.latencies)
+        result["sampled"] = sum(c.sample for c in swarm.conns)
     print(json.dumps(result), flush=True)
     for conn in swarm.conns:
         if conn.transport is not None:
             conn.transport.abort()
 
 
+def latency_summary(seconds: list[float]) -> dict:
+    """Percentiles (nearest rank) of the sampled latencies, in milliseconds."""
+    ordered = sorted(seconds)
+
+    def rank(q: float) -> float | None:
+        if not ordered:
+            return None
+        return round(1000 * ordered[min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1)], 3)
+
+    return {
+        "n": len(ordered),
+        "p50_ms": rank(0.50),
+        "p90_ms": rank(0.90),
+        "p99_ms": rank(0.99),
+        "max_ms": rank(1.0),
+        "min_ms": round(1000 * ordered[0], 3) if ordered else None,
+    }
+
+
 # -- publishers -------------------------------------------------------------------------------
 
 
+def run_paced_publisher(args: argparse.Namespace) -> None:
+    """``args.events`` events, one publish call each, event i at start + i / rate."""
+    stop = time.monotonic() + args.cap
+    behind = 0.0  # the most an event left after its scheduled time, seconds
+    sent = accepted = 0
+    if args.system == "ours":
+        from sse_widgets import Publisher
+
+        pub = Publisher(args.url, args.token)
+
+        def publish(data: dict) -> bool:
+            pub.send(args.channel, EVENT, data)
+            return True
+    else:
+        parts = urlsplit(args.url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        headers = {"Content-Type": "application/json", "X-SSE-Widgets-Token": args.token}
+
+        def publish(data: dict) -> bool:
+            body = json.dumps({"channel": args.channel, "event": EVENT, "data": data})
+            conn.request("POST", "/api/events", body, headers)
+            response = conn.getresponse()
+            response.read()
+            return response.status == 200
+
+    t_start = time.monotonic()
+    for i in range(args.events):
+        due = t_start + i / args.rate
+        now = time.monotonic()
+        if now > stop:
+            break
+        if due > now:
+            time.sleep(due - now)
+        else:
+            behind = max(behind, now - due)
+        accepted += publish({"sent": time.time(), **payload(i)})
+        sent += 1
+    t_last = time.monotonic()
+    if args.system == "ours":
+        flushed = pub.flush(timeout=max(0.1, stop - time.monotonic()))
+        stats = pub.stats
+        accepted = stats["settled"] - stats["dropped"]
+        pub.close(timeout=1.0)
+        extra = {"batches": stats["batches"], "flushed": flushed}
+    else:
+        conn.close()
+        extra = {}
+    result = {
+        "t_start": t_start,
+        "t_end": t_last,
+        "sent": sent,
+        "accepted": accepted,
+        "behind_max_s": round(behind, 4),
+        **extra,
+    }
+    print(json.dumps(result), flush=True)
+
+
 def run_publisher(args: argparse.Namespace) -> None:
+    if args.rate > 0:
+        run_paced_publisher(args)
+        return
     stop = time.monotonic() + args.cap
     if args.system == "ours":
         from sse_widgets import Publisher
@@ -284,10 +415,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1, help="subscribers")
     parser.add_argument("--cap", type=float, default=30.0, help="seconds")
     parser.add_argument("--read-delay", type=float, default=0.005, help="seconds between reads")
-    args = parser.parse_args()
+    parser.add_argument("--rate", type=float, default=0.0, help="paced publishing, events/s")
+    parser.add_argument("--sample-every", type=int, default=0, help="latency of every K-th sub")
+    args, extra = parser.parse_known_args()
+    if extra and args.role != "ours-server":
+        parser.error(f"unknown arguments {extra}")
     raise_fd_limit()
     if args.role == "ours-server":
-        asyncio.run(run_ours_server(args.token))
+        asyncio.run(run_ours_server(args.token, extra))
     elif args.role == "naive-server":
         asyncio.run(run_naive_server(args.token))
     elif args.role == "subscribe":

@@ -14,23 +14,33 @@ subscribers are separate processes too, all on 127.0.0.1):
    as fast as its API allows. The clock runs from the first publish until every subscriber has
    all E events (or a time cap; then what arrived counts and the row is marked capped).
    deliveries/s = events received summed over subscribers / elapsed.
+3. Paced: 1,000 subscribers, one publisher sending single events at a steady 100 events/s for
+   5 s, each its own publish call (ours: one ``Publisher.send``, the publisher batching whatever
+   is pending; baseline: one POST). Measures server CPU per delivery, the deliveries completed
+   (within a drain cap after the last publish) and the latency from the publish call to receipt:
+   each event carries ``time.time()`` at publish, and every 50th subscriber connection records
+   receipt minus that (same machine, same clock); those read at once, the others pause 0.2 s
+   between reads to spare the shared CPU. Ours runs twice: with the default
+   ``coalesce_ms`` (10 ms) and on a second hub started with ``--SSEWidgets.coalesce_ms=0``.
 
 The baseline server (``_roles.py naive-server``) is the idiomatic simple design: a POST handler
 taking one JSON event, encoding its frame once, and putting it into one ``asyncio.Queue`` per
 subscriber; a GET handler per subscriber looping ``await queue.get()``, ``write``, ``await
 flush()``. Same frame format, same token check.
 
-Prints a table (ours, baseline, ratio ours / baseline) and writes
-``benchmarks/results/bench_hub.json``. Every wait is bounded; the whole run is capped at about
-four minutes (one with ``--quick``), and every process it started is killed in a ``finally``.
+Prints a table (ours, baseline, ratio ours / baseline), then the paced table, and writes
+``benchmarks/results/bench_hub.json``. Every wait is bounded; the whole run is capped at five
+minutes (100 s with ``--quick``), and every process it started is killed in a ``finally``.
 
     .venv/bin/python benchmarks/bench_hub.py            # full run
-    .venv/bin/python benchmarks/bench_hub.py --quick    # smoke run, < 60 s
+    .venv/bin/python benchmarks/bench_hub.py --quick    # smoke run, < 100 s
+    .venv/bin/python benchmarks/bench_hub.py --paced-only --paced-subscribers 100
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -63,10 +73,53 @@ class Plan:
     #: Our measurements last about a second, the baseline's 5-45 s: ours is repeated and
     #: pooled (total count / total time), so a burst of noise weighs on both alike.
     repeats_ours: int
+    paced_subscribers: int
+    paced_rate: float  # events/s
+    paced_duration: float  # seconds of publishing
+    paced_drain: float  # seconds allowed after the last publish for deliveries to complete
+    paced_sample_every: int  # latency from every K-th subscriber connection (reads at once)
+    #: The other connections pause this long between reads (seconds), so that each read takes
+    #: several frames: the subscriber process shares the machine with the server under test.
+    paced_read_delay: float
 
 
-FULL = Plan(50_000, 10_000, 5.0, ((1, 20_000), (100, 10_000), (1000, 2_000)), 45.0, 230.0, 3)
-QUICK = Plan(5_000, 1_000, 3.0, ((1, 2_000), (100, 1_000), (1000, 200)), 8.0, 55.0, 1)
+FULL = Plan(
+    publish_ours=50_000,
+    publish_naive=10_000,
+    publish_cap=5.0,
+    fanout=((1, 20_000), (100, 10_000), (1000, 2_000)),
+    fanout_cap=45.0,
+    total_cap=300.0,
+    repeats_ours=3,
+    paced_subscribers=1000,
+    paced_rate=100.0,
+    paced_duration=5.0,
+    paced_drain=15.0,
+    paced_sample_every=50,
+    paced_read_delay=0.2,
+)
+QUICK = Plan(
+    publish_ours=5_000,
+    publish_naive=1_000,
+    publish_cap=3.0,
+    fanout=((1, 2_000), (100, 1_000), (1000, 200)),
+    fanout_cap=8.0,
+    total_cap=100.0,
+    repeats_ours=1,
+    paced_subscribers=1000,
+    paced_rate=100.0,
+    paced_duration=2.0,
+    paced_drain=5.0,
+    paced_sample_every=50,
+    paced_read_delay=0.2,
+)
+
+#: The paced scenario's systems: (label, server key, extra server arguments).
+PACED_SYSTEMS = (
+    ("ours", "ours", ()),
+    ("ours_coalesce0", "ours-coalesce0", ("--SSEWidgets.coalesce_ms=0",)),
+    ("naive", "naive", ()),
+)
 
 
 class Child:
@@ -155,14 +208,25 @@ class Bench:
         child.kill()
         self.children.remove(child)
 
+    def start_server(self, key: str, *extra: str) -> None:
+        """Start a server ("ours", "naive" or a variant of ours with trait arguments)."""
+        role = "naive-server" if key == "naive" else "ours-server"
+        server = self.spawn(f"{key}-server", role, *extra)
+        ready = server.expect(30)
+        if not ready.startswith("READY "):
+            raise RuntimeError(f"{key} server said {ready!r}")
+        self.urls[key] = ready.split()[1]
+        self.servers[key] = server
+
+    def stop_server(self, key: str) -> None:
+        self.urls.pop(key, None)
+        server = self.servers.pop(key, None)
+        if server is not None:
+            self.reap(server)
+
     def start_servers(self) -> None:
-        for system in ("ours", "naive"):
-            server = self.spawn(f"{system}-server", f"{system}-server")
-            ready = server.expect(30)
-            if not ready.startswith("READY "):
-                raise RuntimeError(f"{system} server said {ready!r}")
-            self.urls[system] = ready.split()[1]
-            self.servers[system] = server
+        for key in ("ours", "naive"):
+            self.start_server(key)
 
     def server_cpu(self, system: str) -> float | None:
         return cpu_seconds(self.servers[system].proc.pid)
@@ -242,6 +306,76 @@ class Bench:
             "cpu_s": self.cpu_used(cpu_before, cpu_after),
         }
 
+    def paced(self, key: str) -> dict[str, Any]:
+        """The paced scenario against the server ``key``; see the module docstring."""
+        plan = self.plan
+        system = "naive" if key == "naive" else "ours"
+        n, events = plan.paced_subscribers, round(plan.paced_rate * plan.paced_duration)
+        channel = f"paced-{secrets.token_hex(3)}"
+        common = ["--url", self.urls[key], "--channel", channel, "--events", events]
+        subs = self.spawn(
+            f"subscribe-{key}-paced",
+            "subscribe",
+            "--n",
+            n,
+            "--sample-every",
+            plan.paced_sample_every,
+            "--read-delay",
+            plan.paced_read_delay,
+            *common,
+        )
+        pub = None
+        try:
+            ready = subs.expect(min(90.0, self.left()))
+            if not ready.startswith("READY "):
+                raise RuntimeError(f"subscribers said {ready!r}")
+            cap = self.cap(plan.paced_duration + plan.paced_drain)
+            cpu_before = self.server_cpu(key)
+            subs.send(f"GO {time.monotonic() + cap + 2.0}")
+            pub = self.spawn(
+                f"publish-{key}-paced",
+                "publish",
+                "--system",
+                system,
+                "--rate",
+                plan.paced_rate,
+                "--cap",
+                cap,
+                *common,
+            )
+            got = json.loads(subs.expect(cap + 20))
+            cpu_after = self.server_cpu(key)
+            sent = json.loads(pub.expect(cap + 20))
+        finally:
+            for child in (pub, subs):
+                if child is not None:
+                    self.reap(child)
+        cpu_s = self.cpu_used(cpu_before, cpu_after)
+        expected = sent["accepted"] * got["subscribers"]
+        # Busy share over the publishing window up to the last delivery.
+        window = got["last_rx"] - sent["t_start"] if got["delivered"] else 0.0
+        return {
+            **got,
+            "events": events,
+            "published": sent["accepted"],
+            "publish_elapsed": sent["t_end"] - sent["t_start"],
+            # Achieved rate: a publish call that blocks (the baseline's POST) can fall behind.
+            "publish_rate": (sent["sent"] - 1) / (sent["t_end"] - sent["t_start"])
+            if sent["sent"] > 1 and sent["t_end"] > sent["t_start"]
+            else None,
+            "publish_behind_max_s": sent["behind_max_s"],
+            "publisher_batches": sent.get("batches"),
+            "expected": expected,
+            "capped": got["delivered"] < expected,
+            "window_s": window,
+            "cpu_s": cpu_s,
+            "cpu_us": 1e6 * cpu_s / got["delivered"]
+            if cpu_s is not None and got["delivered"]
+            else None,
+            "cpu_share": cpu_s / window if cpu_s is not None and window > 0 else None,
+            "client_cpu_share": got["client_cpu_s"] / window if window > 0 else None,
+        }
+
     def kill_all(self) -> None:
         for child in list(self.children):
             try:
@@ -302,6 +436,65 @@ def print_table(rows: dict[str, dict[str, Any]]) -> None:
         print(f"target {key}: >= {target:g}x baseline -> {shown} {verdict}")
 
 
+PACED_LABELS = {
+    "ours": "ours (coalesce_ms=10, default)",
+    "ours_coalesce0": "ours (coalesce_ms=0)",
+    "naive": "baseline",
+}
+
+
+def print_paced(paced: dict[str, Any], plan: Plan) -> None:
+    if not paced:
+        return
+    events = round(plan.paced_rate * plan.paced_duration)
+    print(
+        f"\npaced: {plan.paced_subscribers:,} subscribers, {plan.paced_rate:g} events/s for "
+        f"{plan.paced_duration:g} s ({events} single-event publishes); latency = receipt - "
+        f"publish call, on 1 subscriber in {plan.paced_sample_every}"
+    )
+    header = (
+        f"{'':31} {'CPU/delivery':>12} {'deliveries':>17} {'events/s':>8} {'server':>6} "
+        f"{'client':>6} {'p50':>6} {'p99':>6}"
+    )
+    print(f"{header}\n{'-' * len(header)}")
+
+    def cell(value: float | None, spec: str, scale: float = 1.0) -> str:
+        return "-" if value is None else format(scale * value, spec)
+
+    for label, _key, _extra in PACED_SYSTEMS:
+        entry = paced.get(label)
+        if not entry:
+            print(f"{PACED_LABELS[label]:31} {paced.get(f'{label}_error', 'not measured')}")
+            continue
+        lat = entry["latency"]
+        print(
+            f"{PACED_LABELS[label]:31} {cell(entry['cpu_us'], '.2f'):>9} us "
+            f"{entry['delivered']:>8,}/{entry['expected']:<8,} "
+            f"{cell(entry['publish_rate'], '.0f'):>8} "
+            f"{cell(entry['cpu_share'], '.0f', 100):>5}% "
+            f"{cell(entry['client_cpu_share'], '.0f', 100):>5}% "
+            f"{cell(lat['p50_ms'], '.1f'):>6} {cell(lat['p99_ms'], '.1f'):>6}"
+        )
+    print(
+        "(CPU/delivery: server CPU time / deliveries; events/s: the rate the publisher achieved; "
+        "server, client: CPU\n as % of one core from the first publish to the last delivery; "
+        "p50, p99: latency in ms)"
+    )
+
+
+def describe_paced(label: str, entry: dict[str, Any]) -> str:
+    lat = entry["latency"]
+    return (
+        f"  {label} paced: published {entry['published']} of {entry['events']} events, "
+        f"{entry['delivered']:,} of {entry['expected']:,} deliveries "
+        f"({entry['complete']}/{entry['subscribers']} complete); publishing took "
+        f"{entry['publish_elapsed']:.2f} s (at most {1000 * entry['publish_behind_max_s']:.0f} ms"
+        f" late), last delivery {entry['window_s']:.2f} s after the first publish; latency "
+        f"p50 {lat['p50_ms']} ms, p99 {lat['p99_ms']} ms, max {lat['max_ms']} ms "
+        f"({lat['n']:,} samples)"
+    )
+
+
 def describe(system: str, key: str, entry: dict[str, Any]) -> str:
     rate = entry["count"] / entry["elapsed"] if entry["elapsed"] > 0 else 0.0
     if key == "publish":
@@ -317,16 +510,51 @@ def describe(system: str, key: str, entry: dict[str, Any]) -> str:
     )
 
 
+def run_paced(bench: Bench) -> dict[str, Any]:
+    """The paced scenario for each of PACED_SYSTEMS; a failure is recorded, not raised."""
+    plan = bench.plan
+    paced: dict[str, Any] = {}
+    for label, key, extra in PACED_SYSTEMS:
+        if bench.left() < plan.paced_duration + plan.paced_drain + 20:
+            print(f"  {label} paced: skipped, the run's time cap is near", flush=True)
+            continue
+        try:
+            if key not in bench.servers:
+                bench.start_server(key, *extra)
+            paced[label] = bench.paced(key)
+            print(describe_paced(label, paced[label]), flush=True)
+        except (RuntimeError, TimeoutError, ValueError, KeyError) as exc:
+            print(f"  {label} paced: FAILED: {exc}", flush=True)
+            paced[f"{label}_error"] = str(exc)
+        finally:
+            if extra:  # a variant started for this scenario only
+                bench.stop_server(key)
+    return paced
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller counts: a < 60 s smoke run")
+    parser.add_argument("--quick", action="store_true", help="smaller counts: a < 100 s smoke run")
     parser.add_argument("--out", type=Path, default=RESULTS / "bench_hub.json")
+    parser.add_argument("--paced-only", action="store_true", help="run only the paced scenario")
+    parser.add_argument(
+        "--paced-subscribers",
+        type=int,
+        metavar="N",
+        help="subscribers of the paced scenario (default 1,000; latency then sampled on 20)",
+    )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
+    if args.paced_subscribers is not None:
+        if not 1 <= args.paced_subscribers <= 5000:
+            parser.error("--paced-subscribers must be between 1 and 5000")
+        n = args.paced_subscribers
+        plan = dataclasses.replace(plan, paced_subscribers=n, paced_sample_every=max(1, n // 20))
     log_dir = RESULTS / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     bench = Bench(plan, log_dir)
     rows: dict[str, dict[str, Any]] = {}
+    paced: dict[str, Any] = {}
     started = time.time()
     print(
         f"sse_widgets hub benchmark ({'quick' if args.quick else 'full'}), "
@@ -340,6 +568,8 @@ def main() -> int:
         ]
         for subscribers, events in plan.fanout:
             scenarios.append((f"fanout_{subscribers}", {"n": subscribers, "events": events}))
+        if args.paced_only:
+            scenarios = []
         for key, spec in scenarios:
             row: dict[str, Any] = {}
             for system in ("ours", "naive"):
@@ -364,11 +594,14 @@ def main() -> int:
             if row.get("ours") and row.get("naive") and row["naive"]["rate"]:
                 row["ratio"] = row["ours"]["rate"] / row["naive"]["rate"]
             rows[key] = row
+        paced = run_paced(bench)
     finally:
         bench.kill_all()
-    print_table(rows)
+    if rows:
+        print_table(rows)
+    print_paced(paced, plan)
     report = {
-        "mode": "quick" if args.quick else "full",
+        "mode": ("quick" if args.quick else "full") + (" paced-only" if args.paced_only else ""),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "duration_s": round(time.time() - started, 1),
         "machine": {
@@ -376,9 +609,9 @@ def main() -> int:
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
-        "plan": plan.__dict__,
+        "plan": dataclasses.asdict(plan),
         "targets": TARGETS,
-        "results": rows,
+        "results": {**rows, "paced": paced},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
