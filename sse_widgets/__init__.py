@@ -17,12 +17,14 @@ from .errors import (
     ProtocolError,
     SSEWidgetsError,
 )
+from .progress import Bar, aprogress, progress
 from .protocol import Event
 from .publisher import ChannelPublisher, Publisher, channel, connect, get_publisher
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Bar",
     "Cancelled",
     "CapacityError",
     "ChannelClosed",
@@ -35,9 +37,11 @@ __all__ = [
     "ProtocolError",
     "Publisher",
     "SSEWidgetsError",
+    "aprogress",
     "channel",
     "connect",
     "get_publisher",
+    "progress",
     "subscribe",
 ]
 

@@ -28,6 +28,7 @@ import time
 from collections import deque
 from typing import Any
 
+from .control import ControlRouter
 from .errors import InvalidRequest
 from .names import validate_channel_name, validate_event_name
 from .transport import TOKEN_HEADER, HubAddress
@@ -77,6 +78,7 @@ class Publisher:
         self._thread: threading.Thread | None = None
         self._autostart = start
         self._outage_since: float | None = None
+        self._control: ControlRouter | None = None
 
     # -- the caller's side: cheap, non-blocking --------------------------------------------
 
@@ -143,6 +145,14 @@ class Publisher:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    @property
+    def control(self) -> ControlRouter:
+        """Routes viewer-to-producer messages (cancel) of this hub to their receivers."""
+        with self._cond:
+            if self._control is None:
+                self._control = ControlRouter(self, listen=self._autostart)
+            return self._control
 
     @property
     def stats(self) -> dict[str, int]:

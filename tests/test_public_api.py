@@ -9,6 +9,7 @@ import sys
 import sse_widgets
 
 PUBLIC = [
+    "Bar",
     "Cancelled",
     "CapacityError",
     "ChannelClosed",
@@ -21,9 +22,11 @@ PUBLIC = [
     "ProtocolError",
     "Publisher",
     "SSEWidgetsError",
+    "aprogress",
     "channel",
     "connect",
     "get_publisher",
+    "progress",
     "subscribe",
 ]
 

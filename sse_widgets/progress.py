@@ -1,0 +1,453 @@
+"""Progress bars from Python code: :func:`progress` works like tqdm and streams ``progress``
+events (the schema in docs/events.md) to a channel.
+
+The hot loop costs less than tqdm's: iteration runs through C-level iterators
+(``itertools.chain`` over ``islice`` slices of the iterable) and this module's Python code only
+runs between slices, sized so that a slice takes about a quarter of ``mininterval``. That is
+also where the bar checks the clock (sending at most one update per ``mininterval``) and
+whether a viewer asked to cancel it.
+
+Nesting: a bar created while another bar's loop (or ``with`` block) is running, in the same
+thread or task, becomes its child. Ends: ``done`` when the loop finishes or the bar is closed,
+``error`` (with the exception's message) when an exception leaves a ``with progress(...)``
+block, ``cancelled`` when a viewer cancels (the loop raises :class:`~sse_widgets.Cancelled`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from contextvars import ContextVar
+from itertools import chain, count, islice
+from operator import itemgetter
+from types import TracebackType
+from typing import Any
+
+from .errors import Cancelled
+from .names import validate_channel_name
+from .publisher import Publisher, get_publisher
+
+__all__ = ["DEFAULT_CHANNEL", "Bar", "aprogress", "progress"]
+
+#: The channel bars, logs, text and points go to when none is named.
+DEFAULT_CHANNEL = "default"
+_MAX_SLICE = 1 << 20
+_SMOOTHING = 0.3  # weight of the newest rate sample, as tqdm's default
+_current: ContextVar[Bar | None] = ContextVar("sse_widgets_current_bar", default=None)
+_serial = count(1)
+_AUTO: Any = object()
+_first = itemgetter(0)
+
+
+def _consumed(counter: count[int]) -> int:
+    # itertools.count shows its next value in its repr; reading it does not advance it.
+    return int(repr(counter)[6:-1])
+
+
+class Bar:
+    """One progress bar. Create it with :func:`progress` (or :func:`aprogress`).
+
+    Example::
+
+        for item in sse_widgets.progress(items, desc="items"):
+            work(item)
+
+        with sse_widgets.progress(total=3, desc="steps") as bar:
+            for step in steps:
+                run(step)
+                bar.update()
+    """
+
+    def __init__(
+        self,
+        iterable: Iterable[Any] | None = None,
+        *,
+        total: float | None = None,
+        desc: str = "",
+        unit: str = "it",
+        channel: str | None = None,
+        mininterval: float = 0.1,
+        parent: Bar | None = _AUTO,
+        phases: Mapping[str, float] | None = None,
+        publisher: Publisher | None = None,
+    ) -> None:
+        if total is None and iterable is not None:
+            try:
+                total = len(iterable)  # type: ignore[arg-type]
+            except (TypeError, AttributeError):
+                total = None
+        if phases is not None:
+            if not phases or any(w <= 0 for w in phases.values()):
+                raise ValueError("phases maps each phase name to a positive weight")
+            total = float(sum(phases.values()))
+        if mininterval < 0:
+            raise ValueError("mininterval must be 0 or more seconds")
+        self.iterable = iterable
+        self.total = total
+        self.desc = desc
+        self.unit = unit
+        self.channel = validate_channel_name(channel or DEFAULT_CHANNEL)
+        self.mininterval = mininterval
+        self.parent: Bar | None = _current.get() if parent is _AUTO else parent
+        self.id = f"{secrets.token_hex(3)}{os.getpid():x}-{next(_serial)}"
+        self.n: float = 0
+        self.state = "running"
+        self.message: str | None = None
+        self.succeeded = 0
+        self.failures = 0
+        self.errors: deque[str] = deque(maxlen=5)
+        self.phases = dict(phases) if phases else None
+        self.phase: str | None = None
+        self._phase_base = 0.0  # weight of the phases already finished
+        self._phase_of: tuple[Bar, str] | None = None  # (parent, phase) this bar drives
+        self._publisher = publisher or get_publisher()
+        self._started = self._last_sent = time.monotonic()
+        self._last_n: float = 0
+        self._rate: float | None = None
+        self._cancel_requested = False
+        self._entered = False
+        self._context_tokens: list[Any] = []
+        self._publisher.control.register(self.channel, self.id, self)
+        self._send(self._started)
+
+    # -- iteration -----------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.iterable is None:
+            raise TypeError("this bar has no iterable: call bar.update() as work progresses")
+        return chain.from_iterable(self._slices())
+
+    def _slices(self) -> Iterator[Iterator[Any]]:
+        counter = count()
+        items = map(_first, zip(self.iterable, counter, strict=False))  # type: ignore[arg-type]
+        size, offered, start = 1, 0, self.n
+        self._enter_context()
+        try:
+            while True:
+                slice_started = time.monotonic()
+                yield islice(items, size)
+                offered += size
+                done = _consumed(counter)
+                self.n = start + done
+                if done < offered:
+                    break  # the iterable is exhausted
+                now = time.monotonic()
+                self._check_cancel()
+                if now - self._last_sent >= self.mininterval:
+                    self._send(now)
+                per_item = (now - slice_started) / size
+                target = int(self.mininterval / 4 / per_item) if per_item > 0 else _MAX_SLICE
+                size = max(1, min(size * 2, target, _MAX_SLICE))
+        except GeneratorExit:
+            self.n = start + _consumed(counter)
+            if not self._entered:
+                _stopped_early(self)
+            raise
+        finally:
+            self._leave_context()
+        if not self._entered:
+            self._end("done")
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        return self._aiterate()
+
+    async def _aiterate(self) -> AsyncIterator[Any]:
+        if self.iterable is None:
+            raise TypeError("this bar has no iterable: call bar.update() as work progresses")
+        self._enter_context()
+        try:
+            async for item in self.iterable:  # type: ignore[attr-defined]
+                yield item
+                self.update()
+        finally:
+            self._leave_context()
+        if not self._entered:
+            self._end("done")
+
+    # -- manual updates ---------------------------------------------------------------------
+
+    def update(self, n: float = 1) -> None:
+        """Advance by ``n``; raises Cancelled if a viewer cancelled the bar."""
+        self.n += n
+        if self._cancel_requested:
+            self._check_cancel()
+        now = time.monotonic()
+        if now - self._last_sent >= self.mininterval:
+            self._send(now)
+
+    def set(
+        self,
+        *,
+        desc: str | None = None,
+        total: float | None = None,
+        message: str | None = None,
+        value: float | None = None,
+    ) -> None:
+        """Change what the bar shows; sent at once."""
+        if desc is not None:
+            self.desc = desc
+        if total is not None:
+            self.total = total
+        if message is not None:
+            self.message = message
+        if value is not None:
+            self.n = value
+        self._send(time.monotonic())
+
+    def ok(self, n: int = 1) -> None:
+        """Count ``n`` items as succeeded (batch results)."""
+        self.succeeded += n
+
+    def fail(self, error: BaseException | str) -> None:
+        """Count one failed item; the last few error messages travel with the bar."""
+        self.failures += 1
+        self.errors.append(_describe(error) if isinstance(error, BaseException) else str(error))
+
+    def close(self) -> None:
+        """End the bar as done (if it is still running); the final state is always sent."""
+        self._end("done")
+
+    # -- phases -------------------------------------------------------------------------------
+
+    def phase_bar(
+        self,
+        name: str,
+        iterable: Iterable[Any] | None = None,
+        *,
+        total: float | None = None,
+        **options: Any,
+    ) -> Bar:
+        """A child bar for phase ``name``; its progress moves this bar by the phase's weight.
+
+        Example::
+
+            with sse_widgets.progress(phases={"load": 10, "train": 90}, desc="job") as job:
+                data = load()
+                for batch in job.phase_bar("train", batches):
+                    step(batch)
+        """
+        if not self.phases or name not in self.phases:
+            raise KeyError(
+                f"unknown phase {name!r}; this bar's phases are {list(self.phases or [])}"
+            )
+        options.setdefault("mininterval", self.mininterval)
+        child = Bar(
+            iterable,
+            total=total,
+            desc=options.pop("desc", name),
+            parent=self,
+            channel=self.channel,
+            publisher=self._publisher,
+            **options,
+        )
+        child._phase_of = (self, name)
+        self.phase = name
+        self._send(time.monotonic())
+        return child
+
+    def _phase_moved(self, name: str, fraction: float, finished: bool) -> None:
+        assert self.phases is not None
+        weight = self.phases[name]
+        if finished:
+            self._phase_base += weight
+            self.n = self._phase_base
+        else:
+            self.n = self._phase_base + weight * min(max(fraction, 0.0), 1.0)
+        now = time.monotonic()
+        if finished or now - self._last_sent >= self.mininterval:
+            self._send(now)
+
+    # -- context manager ------------------------------------------------------------------
+
+    def __enter__(self) -> Bar:
+        self._entered = True
+        self._enter_context()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._leave_context()
+        if error is None:
+            self._end("done")
+        elif isinstance(error, Cancelled):
+            self._end("cancelled", str(error))
+        else:
+            self._end("error", _describe(error))  # queued before the exception propagates
+
+    async def __aenter__(self) -> Bar:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(kind, error, tb)
+
+    def _enter_context(self) -> None:
+        self._context_tokens.append(_current.set(self))
+
+    def _leave_context(self) -> None:
+        if self._context_tokens:
+            try:
+                _current.reset(self._context_tokens.pop())
+            except ValueError:
+                pass  # finalized from another context (garbage collection): nothing to undo
+
+    # -- cancel and ending ----------------------------------------------------------------------
+
+    def on_control(self, event: str, data: Any) -> None:
+        """Called by the control router (another thread) for messages naming this bar."""
+        if event == "cancel":
+            self._cancel_requested = True
+
+    def _check_cancel(self) -> None:
+        bar: Bar | None = self
+        while bar is not None:
+            if bar._cancel_requested:
+                message = f"progress bar {self.desc or self.id!r} was cancelled by a viewer"
+                self._end("cancelled", message)
+                raise Cancelled(message)
+            bar = bar.parent
+
+    def _end(self, state: str, message: str | None = None, *, force: bool = False) -> None:
+        if self.state != "running" and not force:
+            return
+        self.state = state
+        if message is not None:
+            self.message = message
+        self._send(time.monotonic())
+        self._publisher.control.unregister(self.channel, self.id)
+        if self._phase_of is not None:
+            parent, name = self._phase_of
+            parent._phase_moved(name, 1.0, finished=True)
+
+    # -- publishing ---------------------------------------------------------------------------
+
+    def _send(self, now: float) -> None:
+        elapsed = now - self._started
+        interval = now - self._last_sent
+        if interval > 0 and self.n != self._last_n:
+            sample = (self.n - self._last_n) / interval
+            self._rate = (
+                sample
+                if self._rate is None
+                else (_SMOOTHING * sample + (1 - _SMOOTHING) * self._rate)
+            )
+        self._last_sent, self._last_n = now, self.n
+        rate = self._rate
+        eta = None
+        if rate and self.total is not None and self.state == "running":
+            eta = max(self.total - self.n, 0) / rate
+        data: dict[str, Any] = {
+            "bar": self.id,
+            "value": self.n,
+            "total": self.total,
+            "desc": self.desc,
+            "unit": self.unit,
+            "rate": rate,
+            "elapsed": round(elapsed, 3),
+            "eta": None if eta is None else round(eta, 3),
+            "parent": self.parent.id if self.parent is not None else None,
+            "state": self.state,
+            "message": self.message,
+        }
+        if self.succeeded or self.failures:
+            data.update(ok=self.succeeded, failed=self.failures, errors=list(self.errors))
+        if self.phases:
+            data.update(phase=self.phase, phases=self.phases)
+        self._publisher.send(self.channel, "progress", data)
+        if self._phase_of is not None and self.state == "running" and self.total:
+            parent, name = self._phase_of
+            parent._phase_moved(name, self.n / self.total, finished=False)
+
+    def __repr__(self) -> str:
+        total = "?" if self.total is None else f"{self.total:g}"
+        return f"<Bar {self.desc!r} {self.n:g}/{total} {self.state} on {self.channel!r}>"
+
+
+# -- plain for loops left early ---------------------------------------------------------------
+# A generator closed before its end cannot tell a `break` from an exception passing through the
+# loop (Python gives it GeneratorExit either way). `with progress(...)` knows; for plain loops
+# the outcome is settled where it becomes visible: in IPython when the cell ends (its result
+# carries the exception), elsewhere the bar ends "done" at once and an exception that reaches
+# the top level (sys.excepthook) turns it to "error".
+
+_pending_cell: list[Bar] = []
+_recently_stopped: deque[Bar] = deque(maxlen=64)
+_hooks_installed = False
+
+
+def _stopped_early(bar: Bar) -> None:
+    global _hooks_installed
+    shell = _ipython()
+    if not _hooks_installed:
+        _hooks_installed = True
+        if shell is not None:
+            shell.events.register("post_run_cell", _settle_cell)
+        else:
+            previous = sys.excepthook
+
+            def excepthook(kind: Any, error: Any, tb: Any) -> None:
+                for stopped in list(_recently_stopped):
+                    stopped._end("error", _describe(error), force=True)
+                previous(kind, error, tb)
+
+            sys.excepthook = excepthook
+    if shell is not None:
+        _pending_cell.append(bar)
+    else:
+        bar._end("done")
+        _recently_stopped.append(bar)
+
+
+def _settle_cell(result: Any) -> None:
+    error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
+    while _pending_cell:
+        bar = _pending_cell.pop()
+        if error is not None:
+            bar._end("error", _describe(error))
+        else:
+            bar._end("done")
+
+
+def _ipython() -> Any:
+    module = sys.modules.get("IPython")
+    shell = getattr(module, "get_ipython", lambda: None)() if module is not None else None
+    return shell if shell is not None and hasattr(shell, "events") else None
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def progress(iterable: Iterable[Any] | None = None, **options: Any) -> Bar:
+    """A progress bar over ``iterable`` (or a manual one), streamed to a channel.
+
+    Options: ``total``, ``desc``, ``unit``, ``channel`` (default ``"default"``),
+    ``mininterval`` (seconds between updates, default 0.1), ``parent``, ``phases``.
+
+    >>> offline = Publisher("http://127.0.0.1:9/", start=False)  # queues, never sends
+    >>> bar = progress(range(3), desc="demo", publisher=offline)
+    >>> [x for x in bar], bar.state, bar.n
+    ([0, 1, 2], 'done', 3)
+    """
+    return Bar(iterable, **options)
+
+
+def aprogress(aiterable: Any = None, **options: Any) -> Bar:
+    """:func:`progress` for async iterables: ``async for item in aprogress(source): ...``.
+
+    Works under asyncio and trio; ``async with aprogress(total=n) as bar`` for manual bars.
+    """
+    return Bar(aiterable, **options)
