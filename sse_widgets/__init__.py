@@ -17,9 +17,11 @@ from .errors import (
     ProtocolError,
     SSEWidgetsError,
 )
+from .logs import SSELogHandler, log_to
+from .producer import ChannelPublisher, TextWriter, channel
 from .progress import Bar, aprogress, progress
 from .protocol import Event
-from .publisher import ChannelPublisher, Publisher, channel, connect, get_publisher
+from .publisher import Publisher, connect, get_publisher
 
 __version__ = "0.1.0"
 
@@ -36,11 +38,14 @@ __all__ = [
     "PayloadTooLarge",
     "ProtocolError",
     "Publisher",
+    "SSELogHandler",
     "SSEWidgetsError",
+    "TextWriter",
     "aprogress",
     "channel",
     "connect",
     "get_publisher",
+    "log_to",
     "progress",
     "subscribe",
 ]

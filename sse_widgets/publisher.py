@@ -33,7 +33,7 @@ from .errors import InvalidRequest
 from .names import validate_channel_name, validate_event_name
 from .transport import TOKEN_HEADER, HubAddress
 
-__all__ = ["ChannelPublisher", "Publisher", "channel", "connect", "get_publisher"]
+__all__ = ["Publisher", "connect", "get_publisher"]
 
 log = logging.getLogger("sse_widgets.publisher")
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -79,6 +79,10 @@ class Publisher:
         self._autostart = start
         self._outage_since: float | None = None
         self._control: ControlRouter | None = None
+        # Sources that coalesce many small events into few (chart points): drained into the
+        # queue by the sender thread when due, and at every flush.
+        self._deferred: dict[Any, float] = {}
+        self.coalescers: dict[Any, Any] = {}  # owned by their modules, keyed as they like
 
     # -- the caller's side: cheap, non-blocking --------------------------------------------
 
@@ -108,11 +112,38 @@ class Publisher:
             self._queue.append(line)
             self._queued_bytes += len(line)
             self._enqueued += 1
-            if self._thread is None:
-                if self._autostart:
-                    self._start()
-            elif self._sender_idle:
-                cond.notify()
+            self._wake_sender()
+
+    def defer(self, source: Any, delay: float) -> None:
+        """Have ``source.drain()`` called within ``delay`` seconds (or by the next flush);
+        it returns ``(channel, event, payload JSON)`` triples to queue. Call it without
+        holding a lock that ``drain`` takes."""
+        with self._cond:
+            due = time.monotonic() + delay
+            if due < self._deferred.get(source, due + 1):
+                self._deferred[source] = due
+            self._wake_sender()
+
+    def _wake_sender(self) -> None:
+        # Called with the lock held.
+        if self._thread is None:
+            if self._autostart:
+                self._start()
+        elif self._sender_idle:
+            self._cond.notify()
+
+    def _drain_deferred(self, everything: bool) -> None:
+        # Called with the lock held (by the sender thread or flush): never waits for room.
+        now = time.monotonic()
+        for source, due in list(self._deferred.items()):
+            if everything or due <= now:
+                del self._deferred[source]
+                for channel, event, payload in source.drain():
+                    text = f'{{"channel":"{channel}","event":{_encode(event)},"data":{payload}}}'
+                    line = text.encode()
+                    self._queue.append(line)
+                    self._queued_bytes += len(line)
+                    self._enqueued += 1
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Wait until every event queued before this call reached the hub (or was dropped).
@@ -121,6 +152,8 @@ class Publisher:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
+            if self._deferred:
+                self._drain_deferred(everything=True)
             target, dropped = self._enqueued, self._dropped
             if self._thread is None and self._queue and self._autostart:
                 self._start()
@@ -209,10 +242,17 @@ class Publisher:
     def _next_batch(self) -> list[bytes] | None:
         with self._cond:
             while not self._queue:
+                if self._deferred:
+                    self._drain_deferred(everything=self._closing)
+                    if self._queue:
+                        break
                 if self._closing:
                     return None
+                timeout = None
+                if self._deferred:
+                    timeout = max(0.0, min(self._deferred.values()) - time.monotonic())
                 self._sender_idle = True
-                self._cond.wait()
+                self._cond.wait(timeout)
                 self._sender_idle = False
             batch: list[bytes] = []
             size = 0
@@ -309,42 +349,6 @@ def _post(connection: Any, path: str, body: bytes, key: str, token: str | None) 
     return response.status, reply
 
 
-class ChannelPublisher:
-    """A channel as seen by a producer: ``send`` events to it.
-
-    Example::
-
-        ch = sse_widgets.channel("demo")
-        ch.send("log", {"level": "INFO", "message": "hello"})
-    """
-
-    def __init__(self, name: str, publisher: Publisher | None = None) -> None:
-        self.name = validate_channel_name(name)
-        self._publisher = publisher
-
-    @property
-    def publisher(self) -> Publisher:
-        return self._publisher or get_publisher()
-
-    def send(self, event: str, data: Any = None) -> None:
-        """Queue an event on this channel; never blocks on the network."""
-        self.publisher.send(self.name, event, data)
-
-    async def asend(self, event: str, data: Any = None) -> None:
-        """Queue an event, then yield to other tasks (asyncio or trio, via anyio)."""
-        import anyio
-
-        self.publisher.send(self.name, event, data)
-        await anyio.lowlevel.checkpoint()
-
-    def flush(self, timeout: float | None = 10.0) -> bool:
-        """Wait until what was sent so far reached the hub; see :meth:`Publisher.flush`."""
-        return self.publisher.flush(timeout)
-
-    def __repr__(self) -> str:
-        return f"ChannelPublisher({self.name!r})"
-
-
 _default: Publisher | None = None
 _default_pid = 0
 _default_lock = threading.Lock()
@@ -383,13 +387,3 @@ def get_publisher() -> Publisher:
             _default, _default_pid = Publisher(url, token), pid
             atexit.register(_default.close, 5.0)
         return _default
-
-
-def channel(name: str) -> ChannelPublisher:
-    """The channel ``name`` of the default publisher.
-
-    Example::
-
-        sse_widgets.channel("train").send("log", {"message": "epoch 1"})
-    """
-    return ChannelPublisher(name)

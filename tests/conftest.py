@@ -305,3 +305,32 @@ class CuttingProxy:
                 self._writers -= pair
 
         await asyncio.gather(pipe(client_r, server_w, False), pipe(server_r, client_w, True))
+
+
+def channel_info(hub: HubProcess, channel: str) -> dict:
+    """The hub's listing entry of a channel."""
+    import urllib.request
+
+    request = urllib.request.Request(
+        hub.url + "api/channels", headers={"Authorization": f"Bearer {hub.token}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        channels = {c["name"]: c for c in json.load(reply)["channels"]}
+    return dict(channels[channel])
+
+
+def channel_events(hub: HubProcess, channel: str, name: str) -> list:
+    """The data of every ``name`` event of a channel, in order: an exact replay from the start
+    of the hub's history up to the channel's newest event."""
+    from sse_widgets.client import EventStream
+
+    epoch, _, last = channel_info(hub, channel)["last_id"].rpartition("-")
+    stream = EventStream(hub.url, channels=[channel], token=hub.token, last_event_id=f"{epoch}-0")
+    events = []
+    for event in stream:
+        if event.event == name:
+            events.append(event.json()["data"])
+        if int(event.id.rsplit("-", 1)[1]) >= int(last):
+            break
+    stream.close()
+    return events

@@ -10,32 +10,14 @@ import urllib.request
 
 import anyio
 import pytest
+from conftest import channel_events
 
 from sse_widgets import Cancelled, Publisher
-from sse_widgets.client import EventStream
 from sse_widgets.progress import aprogress, progress
 
 
-def _head(hub) -> str:  # type: ignore[no-untyped-def]
-    request = urllib.request.Request(
-        hub.url + "api/channels", headers={"Authorization": f"Bearer {hub.token}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as reply:
-        return str(json.load(reply)["head"])
-
-
 def progress_events(hub, channel: str) -> list[dict]:  # type: ignore[no-untyped-def]
-    """Every progress event of the channel, in order (an exact replay from the start)."""
-    epoch, _, last = _head(hub).rpartition("-")
-    stream = EventStream(hub.url, channels=[channel], token=hub.token, last_event_id=f"{epoch}-0")
-    events = []
-    for event in stream:
-        if event.event == "progress":
-            events.append(event.json()["data"])
-        if int(event.id.rsplit("-", 1)[1]) >= int(last):
-            break
-    stream.close()
-    return events
+    return channel_events(hub, channel, "progress")
 
 
 @pytest.fixture

@@ -164,7 +164,7 @@ if __name__ == "__main__":
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
 def test_async_send_and_flush_under_asyncio_and_trio(hub_process, backend):
-    from sse_widgets.publisher import ChannelPublisher
+    from sse_widgets.producer import ChannelPublisher
 
     publisher = Publisher(hub_process.url, hub_process.token)
     channel = ChannelPublisher(f"async-{backend}", publisher)
