@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
@@ -28,6 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from .errors import Cancelled
+from .loop_outcome import describe, stopped_early
 from .names import validate_channel_name
 from .publisher import Publisher, get_publisher
 
@@ -145,7 +145,7 @@ class Bar:
         except GeneratorExit:
             self.n = start + _consumed(counter)
             if not self._entered:
-                _stopped_early(self)
+                stopped_early(self)
             raise
         finally:
             self._leave_context()
@@ -205,7 +205,7 @@ class Bar:
     def fail(self, error: BaseException | str) -> None:
         """Count one failed item; the last few error messages travel with the bar."""
         self.failures += 1
-        self.errors.append(_describe(error) if isinstance(error, BaseException) else str(error))
+        self.errors.append(describe(error) if isinstance(error, BaseException) else str(error))
 
     def close(self) -> None:
         """End the bar as done (if it is still running); the final state is always sent."""
@@ -280,7 +280,7 @@ class Bar:
         elif isinstance(error, Cancelled):
             self._end("cancelled", str(error))
         else:
-            self._end("error", _describe(error))  # queued before the exception propagates
+            self._end("error", describe(error))  # queued before the exception propagates
 
     async def __aenter__(self) -> Bar:
         return self.__enter__()
@@ -373,62 +373,6 @@ class Bar:
     def __repr__(self) -> str:
         total = "?" if self.total is None else f"{self.total:g}"
         return f"<Bar {self.desc!r} {self.n:g}/{total} {self.state} on {self.channel!r}>"
-
-
-# -- plain for loops left early ---------------------------------------------------------------
-# A generator closed before its end cannot tell a `break` from an exception passing through the
-# loop (Python gives it GeneratorExit either way). `with progress(...)` knows; for plain loops
-# the outcome is settled where it becomes visible: in IPython when the cell ends (its result
-# carries the exception), elsewhere the bar ends "done" at once and an exception that reaches
-# the top level (sys.excepthook) turns it to "error".
-
-_pending_cell: list[Bar] = []
-_recently_stopped: deque[Bar] = deque(maxlen=64)
-_hooks_installed = False
-
-
-def _stopped_early(bar: Bar) -> None:
-    global _hooks_installed
-    shell = _ipython()
-    if not _hooks_installed:
-        _hooks_installed = True
-        if shell is not None:
-            shell.events.register("post_run_cell", _settle_cell)
-        else:
-            previous = sys.excepthook
-
-            def excepthook(kind: Any, error: Any, tb: Any) -> None:
-                for stopped in list(_recently_stopped):
-                    stopped._end("error", _describe(error), force=True)
-                previous(kind, error, tb)
-
-            sys.excepthook = excepthook
-    if shell is not None:
-        _pending_cell.append(bar)
-    else:
-        bar._end("done")
-        _recently_stopped.append(bar)
-
-
-def _settle_cell(result: Any) -> None:
-    error = getattr(result, "error_in_exec", None) or getattr(result, "error_before_exec", None)
-    while _pending_cell:
-        bar = _pending_cell.pop()
-        if error is not None:
-            bar._end("error", _describe(error))
-        else:
-            bar._end("done")
-
-
-def _ipython() -> Any:
-    module = sys.modules.get("IPython")
-    shell = getattr(module, "get_ipython", lambda: None)() if module is not None else None
-    return shell if shell is not None and hasattr(shell, "events") else None
-
-
-def _describe(error: BaseException) -> str:
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def progress(iterable: Iterable[Any] | None = None, **options: Any) -> Bar:

@@ -209,3 +209,27 @@ def test_async_iteration_under_asyncio_and_trio(hub_process, pub, backend):
     assert pub.flush(20)
     last = progress_events(hub_process, f"pa-{backend}")[-1]
     assert (last["state"], last["value"]) == ("done", 20)
+
+
+def test_a_script_whose_plain_loop_raises_ends_the_bar_with_the_error(hub_process):
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sse_widgets\n"
+        "for step in sse_widgets.progress(range(10), channel='script', desc='job'):\n"
+        "    if step == 5:\n"
+        "        raise KeyError('missing column')\n"
+    )
+    env = {**os.environ, "SSE_WIDGETS_URL": hub_process.url, "SSE_WIDGETS_TOKEN": "T"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 1 and "KeyError: 'missing column'" in result.stderr
+    last = progress_events(hub_process, "script")[-1]
+    assert (last["state"], last["message"], last["value"]) == (
+        "error",
+        "KeyError: 'missing column'",
+        6,
+    )
