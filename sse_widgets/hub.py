@@ -1,7 +1,7 @@
 """The hub: the registry of channels; publishing, fan-out, subscribing and heartbeats.
 
-One :class:`Hub` per server process. Publishing appends :class:`~sse_widgets.channel.Record`
-objects to a :class:`~sse_widgets.channel.Channel`; each record is encoded once, when it is
+One :class:`Hub` per server process. Publishing appends :class:`~sse_widgets.records.Record`
+objects to a :class:`~sse_widgets.records.Channel`; each record is encoded once, when it is
 published, and the same ``bytes`` go to every subscriber. Subscribers are
 :class:`~sse_widgets.subscription.Subscription` queues that the transport drains.
 
@@ -26,10 +26,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from .channel import Channel, PublishItem, Record
 from .errors import CapacityError, InvalidRequest, PayloadTooLarge
 from .names import validate_channel_name, validate_event_name
 from .protocol import validate_field
+from .records import Channel, PublishItem, Record
 from .replay import open_stream, refill
 from .subscription import Subscription
 

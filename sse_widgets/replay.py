@@ -31,8 +31,8 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .channel import Channel, Record
     from .hub import Hub
+    from .records import Channel, Record
     from .subscription import Subscription
 
 __all__ = ["open_stream", "parse_cursor", "refill"]

@@ -41,6 +41,18 @@ def test_all_is_sorted_and_pinned():
         assert getattr(sse_widgets, name).__doc__, f"{name} has no docstring"
 
 
+def test_submodules_do_not_shadow_the_public_names():
+    # Importing a submodule binds it on the package: a module named like a public function
+    # would replace the function (sse_widgets.channel once did).
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.walk_packages(sse_widgets.__path__, "sse_widgets."):
+        importlib.import_module(module.name)
+    for name in PUBLIC:
+        assert not isinstance(getattr(sse_widgets, name), type(sse_widgets)), name
+
+
 def test_every_error_derives_from_one_base():
     from sse_widgets import errors
 

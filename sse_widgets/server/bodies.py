@@ -12,10 +12,10 @@ import json
 import re
 from typing import Any
 
-from ..channel import PublishItem
 from ..errors import InvalidRequest
 from ..hub import Hub
 from ..names import CHANNEL_NAME_PATTERN, validate_channel_name
+from ..records import PublishItem
 
 __all__ = ["JSON_TYPES", "NDJSON_TYPES", "parse_publish_body"]
 
