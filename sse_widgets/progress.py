@@ -66,6 +66,7 @@ class Bar:
     """
 
     __slots__ = (
+        "__weakref__",
         "_calls_per_check",
         "_cancel_requested",
         "_context_tokens",
@@ -97,7 +98,6 @@ class Bar:
         "succeeded",
         "total",
         "unit",
-        "__weakref__",
     )
 
     def __init__(
