@@ -11,8 +11,10 @@ Used by tests, ``sse-widgets tail`` and the kernel relay.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -82,6 +84,7 @@ class EventStream:
         self.connections = 0  # how many times a response was opened (1 + reconnects)
         self._closed = False
         self._connection: Any = None
+        self._socket: socket.socket | None = None
         self._async_response: Any = None
         self._pending: list[Event] = []
 
@@ -91,8 +94,14 @@ class EventStream:
         return self.parser.last_event_id
 
     def close(self) -> None:
-        """Stop iterating; a blocked read in another thread returns."""
+        """Stop iterating; a read blocked in another thread returns at once."""
         self._closed = True
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            # Closing the connection alone would wait for the reading thread to release the
+            # response's buffer lock; shutting the socket down makes its recv() return now.
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
         if self._connection is not None:
             self._connection.close()
 
@@ -138,6 +147,7 @@ class EventStream:
         try:
             try:
                 connection.request("GET", self.target, headers=self._headers())
+                self._socket = connection.sock
                 response = connection.getresponse()
             except (OSError, http.client.HTTPException) as exc:
                 raise _Retry(str(exc)) from None

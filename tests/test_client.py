@@ -137,3 +137,24 @@ def test_any_sse_url_can_be_read_whole(hub_process):
             break
     stream.close()
     assert got == [{"n": 0}, {"n": 1}, {"n": 2}]
+
+
+def test_close_from_another_thread_ends_a_blocked_read_at_once(hub_process):
+    stream = EventStream(
+        hub_process.url, channels=["idle"], token=hub_process.token, read_timeout=30
+    )
+    ended = threading.Event()
+
+    def read() -> None:
+        for _ in stream:
+            pass
+        ended.set()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    time.sleep(0.5)  # connected, blocked in recv: nothing is published
+    started = time.monotonic()
+    stream.close()
+    assert ended.wait(5), "the reader did not return"
+    assert time.monotonic() - started < 2
+    thread.join(5)
