@@ -41,6 +41,8 @@ class ControlRouter:
         # channel -> key -> receiver; weak so a forgotten bar does not stay alive
         self._receivers: dict[str, weakref.WeakValueDictionary[str, Any]] = {}
         self._threads: dict[str, threading.Thread] = {}
+        self._streams: dict[str, Any] = {}
+        self._stopped = threading.Event()
 
     def register(self, channel: str, key: str, receiver: Any) -> None:
         """Deliver control messages naming ``key`` to ``receiver.on_control(event, data)``."""
@@ -70,12 +72,24 @@ class ControlRouter:
         if receiver is not None:
             receiver.on_control(event, data)
 
+    def close(self) -> None:
+        """Stop listening on every channel (the publisher is closing)."""
+        self._stopped.set()
+        with self._lock:
+            streams = list(self._streams.values())
+        for stream in streams:
+            stream.close()
+
     def _listen(self, channel: str) -> None:
         from .client import EventStream
 
         url = self._publisher.address.url + f"api/channels/{channel}/control?replay=history"
-        while True:
+        while not self._stopped.is_set():
             stream = EventStream(url, token=self._publisher.token, read_timeout=3600)
+            with self._lock:
+                self._streams[channel] = stream
+            if self._stopped.is_set():
+                return
             try:
                 for event in stream:
                     try:

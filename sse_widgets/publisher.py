@@ -178,6 +178,8 @@ class Publisher:
             self._cond.notify_all()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._control is not None:
+            self._control.close()
 
     @property
     def control(self) -> ControlRouter:
