@@ -56,3 +56,21 @@ def _jupyter_server_extension_points() -> list[dict[str, object]]:
     from .server.extension import SSEWidgetsExtension
 
     return [{"module": "sse_widgets.server.extension", "app": SSEWidgetsExtension}]
+
+
+def __getattr__(name: str) -> object:
+    # ``from sse_widgets import tqdm`` (and ``trange``): tqdm is an optional dependency, so
+    # the streaming tqdm is imported on first use only, and not listed in __all__.
+    if name in ("tqdm", "trange"):
+        try:
+            from . import tqdm_bars
+        except ModuleNotFoundError as exc:
+            if exc.name != "tqdm" and not (exc.name or "").startswith("tqdm."):
+                raise
+            raise ModuleNotFoundError(
+                f"sse_widgets.{name} needs the tqdm package; install it with: "
+                "pip install sse_widgets[tqdm]",
+                name="tqdm",
+            ) from exc
+        return getattr(tqdm_bars, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
