@@ -40,6 +40,13 @@ class SSELogHandler(logging.Handler):
         self._publisher = publisher
 
     def emit(self, record: logging.LogRecord) -> None:
+        # Records made by sse_widgets' own threads (the sender, control listeners, the
+        # embedded hub) are never published: publishing them would log again, in a loop.
+        if record.threadName and record.threadName.startswith("sse-widgets-"):
+            return
+        publisher = self._publisher or get_publisher()
+        if publisher.closed:
+            return  # the process is exiting: nothing can be sent any more
         try:
             data: dict[str, Any] = {
                 "level": record.levelname,
@@ -51,7 +58,7 @@ class SSELogHandler(logging.Handler):
                 data["exception"] = logging.Formatter().formatException(record.exc_info)
             elif record.exc_text:
                 data["exception"] = record.exc_text
-            (self._publisher or get_publisher()).send(self.channel, "log", data)
+            publisher.send(self.channel, "log", data)
         except Exception:  # noqa: BLE001 - a handler reports its own failures, never raises
             self.handleError(record)
 

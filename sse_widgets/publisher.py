@@ -182,6 +182,11 @@ class Publisher:
             self._control.close()
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called (sends then raise InvalidRequest)."""
+        return self._closing
+
+    @property
     def control(self) -> ControlRouter:
         """Routes viewer-to-producer messages (cancel) of this hub to their receivers."""
         with self._cond:

@@ -109,3 +109,40 @@ def test_columnar_points_and_bad_points(hub_process, pub):
     assert pub.flush(20)
     [event] = channel_events(hub_process, "cols", "point")
     assert event == {"x": [1, 2, 3], "y": {"loss": [0.5, 0.4, 0.3], "acc": [0.6, 0.7, 0.8]}}
+
+
+def test_logging_the_root_logger_with_the_embedded_hub_does_not_feed_back():
+    """Regression: with ``log_to()`` on the root logger, the embedded hub's own access log
+    records were published, each publish logging another request: an endless loop, and
+    "Logging error" noise at exit."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    script = """
+import json, logging, time, sse_widgets
+from sse_widgets.client import EventStream
+sse_widgets.log_to("applog")
+logging.getLogger("app").info("hello")
+assert sse_widgets.get_publisher().flush(10)
+time.sleep(0.5)  # time for a feedback loop to show up
+import os
+stream = EventStream(os.environ["SSE_WIDGETS_URL"], channels=["applog"],
+                     token=os.environ["SSE_WIDGETS_TOKEN"], replay="history")
+messages = []
+for event in stream:
+    messages.append(event.json()["data"]["message"])
+    break
+listing = sse_widgets.get_publisher().stats
+print(json.dumps({"first": messages, "queued": listing["queued"]}))
+"""
+    env = {**os.environ, "SSE_WIDGETS_URL": ""}
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Logging error" not in result.stderr
+    out = json.loads(result.stdout)
+    assert out["first"] == ["hello"]
+    assert out["queued"] == 1, "more events than the one log record were published"

@@ -38,7 +38,9 @@ def start_embedded_hub() -> tuple[str, str]:
 
             async def boot() -> None:
                 global _app
-                _server, app, url, token = await start_server(SSEWidgets(), host="127.0.0.1")
+                _server, app, url, token = await start_server(
+                    SSEWidgets(), host="127.0.0.1", access_log=False
+                )
                 app.settings["sse_widgets"].hub.start()
                 _app = app
                 result["url"], result["token"] = url, token

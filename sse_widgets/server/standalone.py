@@ -117,10 +117,17 @@ def _log_request(handler: RequestHandler) -> None:
     )
 
 
-def make_app(config: SSEWidgets, token: str, *, hub: Hub | None = None) -> Application:
+def _no_log(handler: RequestHandler) -> None:
+    """No access log: the embedded hub runs inside the user's process and logging."""
+
+
+def make_app(
+    config: SSEWidgets, token: str, *, hub: Hub | None = None, access_log: bool = True
+) -> Application:
     """The standalone Tornado application with every endpoint below ``/``."""
     state = ServerState(hub=hub or Hub(config.hub_config()), config=config, token=token)
-    return Application(build_routes("", TokenAuth), sse_widgets=state, log_function=_log_request)
+    log_function = _log_request if access_log else _no_log
+    return Application(build_routes("", TokenAuth), sse_widgets=state, log_function=log_function)
 
 
 def runtime_dir() -> Path:
@@ -150,10 +157,11 @@ async def start_server(
     host: str = "127.0.0.1",
     port: int = 0,
     token: str | None = None,
+    access_log: bool = True,
 ) -> tuple[HTTPServer, Application, str, str]:
     """Bind and start serving; return (server, app, base URL, token). Port 0 picks a free one."""
     token = secrets.token_hex(24) if token is None else token
-    app = make_app(config, token)
+    app = make_app(config, token, access_log=access_log)
     sockets = bind_sockets(port, host)
     server = HTTPServer(
         app, max_body_size=config.max_body_bytes + 65536, idle_connection_timeout=3600
