@@ -347,14 +347,10 @@ class Bar:
         self.__exit__(kind, error, tb)
 
     def _enter_context(self) -> None:
-        self._context_tokens.append(_current.set(self))
+        enter_current(self, self._context_tokens)
 
     def _leave_context(self) -> None:
-        if self._context_tokens:
-            try:
-                _current.reset(self._context_tokens.pop())
-            except ValueError:
-                pass  # finalized from another context (garbage collection): nothing to undo
+        leave_current(self._context_tokens)
 
     # -- cancel and ending ----------------------------------------------------------------------
 
@@ -434,6 +430,20 @@ class Bar:
     def __repr__(self) -> str:
         total = "?" if self.total is None else f"{self.total:g}"
         return f"<Bar {self.desc!r} {self.n:g}/{total} {self.state} on {self.channel!r}>"
+
+
+def enter_current(bar: Any, tokens: list[Any]) -> None:
+    """Make ``bar`` the parent of bars created from now on in this thread or task."""
+    tokens.append(_current.set(bar))
+
+
+def leave_current(tokens: list[Any]) -> None:
+    """Undo the last :func:`enter_current` of these tokens."""
+    if tokens:
+        try:
+            _current.reset(tokens.pop())
+        except ValueError:
+            pass  # finalized from another context (garbage collection): nothing to undo
 
 
 def _number(value: Any) -> str:

@@ -55,7 +55,7 @@ from tqdm.std import tqdm as std_tqdm
 from .errors import Cancelled, InvalidRequest
 from .loop_outcome import describe, stopped_early
 from .names import validate_channel_name
-from .progress import DEFAULT_CHANNEL, _current
+from .progress import DEFAULT_CHANNEL, _current, enter_current, leave_current
 from .publisher import Publisher, get_publisher
 
 __all__ = ["process_map", "thread_map", "tqdm", "trange"]
@@ -210,14 +210,10 @@ class tqdm(std_tqdm):
         self.close()
 
     def _enter_context(self) -> None:
-        self._context_tokens.append(_current.set(cast(Any, self)))
+        enter_current(self, self._context_tokens)
 
     def _leave_context(self) -> None:
-        if self._context_tokens:
-            try:
-                _current.reset(self._context_tokens.pop())
-            except ValueError:
-                pass  # finalized from another context (garbage collection): nothing to undo
+        leave_current(self._context_tokens)
 
     # -- cancel and ending --------------------------------------------------------------------
 
