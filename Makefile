@@ -15,6 +15,7 @@ demo: setup
 	$(VENV)/bin/sse-widgets demo
 
 test: setup lint
+	cd js && npm test
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 lint: setup
@@ -23,9 +24,9 @@ lint: setup
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/setup.sh
+$(STAMP): pyproject.toml scripts/setup.sh js/package.json js/package-lock.json
 	bash scripts/setup.sh
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info sse_widgets/static
+	rm -rf $(VENV) build dist *.egg-info sse_widgets/static js/node_modules

@@ -1,0 +1,102 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { scheduleRender } from "./frames.js";
+
+describe("scheduleRender with requestAnimationFrame", () => {
+  /** @type {FrameRequestCallback[]} */
+  let frames;
+
+  beforeEach(() => {
+    frames = [];
+    vi.stubGlobal("requestAnimationFrame", (/** @type {FrameRequestCallback} */ cb) => {
+      frames.push(cb);
+      return frames.length;
+    });
+  });
+
+  afterEach(() => {
+    vi.unstubAllGlobals();
+  });
+
+  /** Run the animation frame the browser would run next. */
+  function nextFrame() {
+    const due = frames;
+    frames = [];
+    for (const cb of due) cb(performance.now());
+  }
+
+  it("coalesces many calls into one animation frame and one render", () => {
+    const draw = vi.fn();
+    for (let i = 0; i < 1000; i += 1) scheduleRender(draw);
+    expect(frames).toHaveLength(1);
+    expect(draw).not.toHaveBeenCalled();
+    nextFrame();
+    expect(draw).toHaveBeenCalledOnce();
+  });
+
+  it("runs each distinct render once per frame, sharing the frame", () => {
+    const a = vi.fn();
+    const b = vi.fn();
+    scheduleRender(a);
+    scheduleRender(b);
+    scheduleRender(a);
+    expect(frames).toHaveLength(1);
+    nextFrame();
+    expect(a).toHaveBeenCalledOnce();
+    expect(b).toHaveBeenCalledOnce();
+  });
+
+  it("puts a render scheduled during a frame into the next frame", () => {
+    let runs = 0;
+    const draw = () => {
+      runs += 1;
+      if (runs === 1) scheduleRender(draw);
+    };
+    scheduleRender(draw);
+    nextFrame();
+    expect(runs).toBe(1);
+    expect(frames).toHaveLength(1);
+    nextFrame();
+    expect(runs).toBe(2);
+  });
+
+  it("cancels a render that has not run yet", () => {
+    const draw = vi.fn();
+    const cancel = scheduleRender(draw);
+    cancel();
+    nextFrame();
+    expect(draw).not.toHaveBeenCalled();
+  });
+
+  it("keeps drawing the others when one render throws", () => {
+    const error = vi.spyOn(console, "error").mockImplementation(() => {});
+    const ok = vi.fn();
+    scheduleRender(() => {
+      throw new Error("broken widget");
+    });
+    scheduleRender(ok);
+    nextFrame();
+    expect(ok).toHaveBeenCalledOnce();
+    expect(error).toHaveBeenCalledOnce();
+    error.mockRestore();
+  });
+});
+
+describe("scheduleRender without requestAnimationFrame", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it("falls back to one 16 ms timer", () => {
+    vi.useFakeTimers();
+    vi.stubGlobal("requestAnimationFrame", undefined);
+    const draw = vi.fn();
+    scheduleRender(draw);
+    scheduleRender(draw);
+    expect(vi.getTimerCount()).toBe(1);
+    vi.advanceTimersByTime(15);
+    expect(draw).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(1);
+    expect(draw).toHaveBeenCalledOnce();
+  });
+});
