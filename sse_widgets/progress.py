@@ -15,8 +15,6 @@ block, ``cancelled`` when a viewer cancels (the loop raises :class:`~sse_widgets
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import secrets
 import time
@@ -31,6 +29,7 @@ from typing import Any
 from .errors import Cancelled
 from .loop_outcome import describe, stopped_early
 from .names import validate_channel_name
+from .progress_event import event_json
 from .publisher import Publisher, get_publisher
 
 __all__ = ["DEFAULT_CHANNEL", "Bar", "aprogress", "progress"]
@@ -43,7 +42,6 @@ _current: ContextVar[Bar | None] = ContextVar("sse_widgets_current_bar", default
 _serial = count(1)
 _AUTO: Any = object()
 _first = itemgetter(0)
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _consumed(counter: count[int]) -> int:
@@ -65,6 +63,7 @@ class Bar:
                 bar.update()
     """
 
+    # Slots: a bar's attributes are read in hot loops (update(), between slices).
     __slots__ = (
         "__weakref__",
         "_calls_per_check",
@@ -398,31 +397,7 @@ class Bar:
         eta = None
         if rate and self.total is not None and self.state == "running":
             eta = max(self.total - self.n, 0) / rate
-        # The event is written as JSON text directly: the fields that rarely change are
-        # encoded once (a cached head), which halves the cost of an update in a hot loop.
-        key = (self.desc, self.unit, self.parent)
-        if key != self._head_key:
-            parent_json = _encode(self.parent.id) if self.parent is not None else "null"
-            self._head = (
-                f'{{"bar":{_encode(self.id)},"desc":{_encode(self.desc)},'
-                f'"unit":{_encode(self.unit)},"parent":{parent_json},'
-            )
-            self._head_key = key
-        message = "null" if self.message is None else _encode(self.message)
-        payload = (
-            f'{self._head}"value":{_number(self.n)},"total":{_number(self.total)},'
-            f'"rate":{_number(rate)},"elapsed":{elapsed:.3f},'
-            f'"eta":{"null" if eta is None else format(eta, ".3f")},'
-            f'"state":"{self.state}","message":{message}'
-        )
-        if self.succeeded or self.failures:
-            payload += (
-                f',"ok":{self.succeeded},"failed":{self.failures},'
-                f'"errors":{_encode(list(self.errors))}'
-            )
-        if self.phases:
-            payload += f',"phase":{_encode(self.phase)},"phases":{_encode(self.phases)}'
-        self._publisher.send_json(self.channel, "progress", payload + "}")
+        self._publisher.send_json(self.channel, "progress", event_json(self, rate, eta, elapsed))
         if self._phase_of is not None and self.state == "running" and self.total:
             parent, name = self._phase_of
             parent._phase_moved(name, self.n / self.total, finished=False)
@@ -444,16 +419,6 @@ def leave_current(tokens: list[Any]) -> None:
             _current.reset(tokens.pop())
         except ValueError:
             pass  # finalized from another context (garbage collection): nothing to undo
-
-
-def _number(value: Any) -> str:
-    """A number as JSON text; None, NaN and infinities are null (JSON has no NaN)."""
-    if value is None:
-        return "null"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    number = float(value)
-    return repr(number) if math.isfinite(number) else "null"
 
 
 def progress(iterable: Iterable[Any] | None = None, **options: Any) -> Bar:
