@@ -6,9 +6,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v npm >/dev/null 2>&1; then
-  echo "setup: npm is needed to build the browser modules in js/; installing Node.js" >&2
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+# Debian packages: Node.js/npm (the JS build), Chromium (the browser tests drive
+# /usr/bin/chromium with Playwright; `playwright install` cannot download here).
+missing=()
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]} with apt-get" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
