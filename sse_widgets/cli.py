@@ -85,6 +85,11 @@ def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
         asyncio.run(serve_forever(config, host=args.host, port=args.port, token=args.token))
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # e.g. the port is taken: say so, without a traceback
+        raise SystemExit(
+            f"sse-widgets serve: cannot listen on port {args.port}: {exc.strerror or exc}; "
+            "pick another with --port (0 picks a free one)"
+        ) from None
     return 0
 
 

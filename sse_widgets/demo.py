@@ -127,4 +127,9 @@ def run_demo(*, port: int = 8765, seconds: float = 0) -> int:
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except OSError as exc:  # e.g. the port is taken: say so, without a traceback
+        raise SystemExit(
+            f"sse-widgets demo: cannot listen on port {port}: {exc.strerror or exc}; "
+            "pick another with --port (0 picks a free one)"
+        ) from None
     return 0

@@ -161,3 +161,16 @@ def test_demo_publishes_every_kind_of_event(tmp_path):
     assert tail.returncode == 0, tail.stderr
     kinds = {json.loads(line)["event"] for line in tail.stdout.splitlines()}
     assert {"progress", "text", "point"} <= kinds
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_a_taken_port_is_reported_without_a_traceback(command):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run(command, "--port", str(port))
+    assert result.returncode != 0
+    assert "cannot listen on port" in result.stderr and "Traceback" not in result.stderr
