@@ -10,6 +10,7 @@
 //     onEvent(name, payload, { channel, id, time }) {},
 //     onReset(channel, reason) {},  // clear that channel's state: its snapshot follows
 //     onClose(channel, reason) {},  // the channel was deleted; it gets no more events
+//     onStatus(status) {},  // "connecting" | "live" | "retrying" | "unreachable" (never live)
 //   });
 //   unsubscribe();  // in the widget's cleanup; the last one closes the EventSource
 //
@@ -136,6 +137,9 @@ class Connection {
     /** @type {ReturnType<typeof setTimeout> | null} */
     this.retryTimer = null;
     this.failures = 0;
+    /** @type {import("./subscription.js").StreamStatus} */
+    this.status = "connecting";
+    this.everLive = false; // opened at least once: a later failure is "retrying"
     this.queued = false;
     this.closed = false;
   }
@@ -185,6 +189,7 @@ class Connection {
     for (const sub of this.subs) {
       if (!sub.fresh) continue;
       sub.fresh = false;
+      call(sub.onStatus, this.status);
       if (sub.replay === "none") continue;
       for (const channel of sub.channels) {
         const log = this.logs.get(channel);
@@ -264,14 +269,29 @@ class Connection {
     this.onFrame = (event) => this.handle(source, event);
     for (const name of this.listening) source.addEventListener(name, this.onFrame);
     source.addEventListener("open", () => {
-      if (source === this.source) this.failures = 0;
+      if (source !== this.source) return;
+      this.failures = 0;
+      this.everLive = true;
+      this.setStatus("live");
     });
     source.addEventListener("error", () => this.handleError(source));
   }
 
+  /** @param {import("./subscription.js").StreamStatus} status */
+  setStatus(status) {
+    if (status === this.status) return;
+    this.status = status;
+    for (const sub of [...this.subs]) if (sub.active) call(sub.onStatus, status);
+  }
+
   /** @param {any} source */
   handleError(source) {
-    if (source !== this.source || source.readyState !== CLOSED) return; // browser retries
+    if (source !== this.source) return;
+    if (source.readyState !== CLOSED) {
+      this.setStatus(this.everLive ? "retrying" : "connecting"); // the browser retries
+      return;
+    }
+    this.setStatus(this.everLive ? "retrying" : "unreachable");
     this.closeSource();
     this.failures += 1;
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (this.failures - 1));
@@ -287,6 +307,10 @@ class Connection {
    */
   handle(source, event) {
     if (source !== this.source) return; // a stream we already replaced
+    if (this.status !== "live") {
+      this.everLive = true; // a frame proves it is live, whatever came of the "open" event
+      this.setStatus("live");
+    }
     let message;
     try {
       message = JSON.parse(event.data);

@@ -317,3 +317,37 @@ describe("parseCursor", () => {
     expect(parseCursor(id)).toEqual(expected);
   });
 });
+
+describe("status", () => {
+  it("reports connecting, live, retrying to every subscription, and the current one to newcomers", async () => {
+    /** @type {string[]} */
+    const first = [];
+    recorder({ onStatus: (s) => first.push(s) });
+    await settle();
+    expect(first).toEqual(["connecting"]);
+    FakeEventSource.last.open();
+    FakeEventSource.last.drop();
+    expect(first).toEqual(["connecting", "live", "retrying"]);
+    FakeEventSource.last.frame("message", "a", 1, `${E}-1`);
+    /** @type {string[]} */
+    const late = [];
+    recorder({ channels: ["a"], onStatus: (s) => late.push(s) });
+    await settle();
+    expect(late).toEqual(["live"]);
+    expect(first.at(-1)).toBe("live");
+  });
+
+  it("says unreachable when the stream fails before it was ever live, retrying after", async () => {
+    vi.useFakeTimers();
+    /** @type {string[]} */
+    const seen = [];
+    recorder({ onStatus: (s) => seen.push(s) });
+    await settle();
+    FakeEventSource.last.fail();
+    expect(seen).toEqual(["connecting", "unreachable"]);
+    vi.advanceTimersByTime(1000);
+    FakeEventSource.last.open();
+    FakeEventSource.last.fail();
+    expect(seen).toEqual(["connecting", "unreachable", "live", "retrying"]);
+  });
+});

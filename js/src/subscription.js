@@ -27,6 +27,13 @@ export const REPLAY_RANK = Object.freeze({ none: 0, snapshot: 1, history: 2 });
  *   shared between subscribers: treat them as read-only
  * @property {(channel: string, reason: string) => void} [onReset]
  * @property {(channel: string, reason: string) => void} [onClose]
+ * @property {(status: StreamStatus) => void} [onStatus] the shared stream's state: now (on
+ *   subscribing) and at every change
+ *
+ * @typedef {"connecting" | "live" | "retrying" | "unreachable"} StreamStatus
+ *   "retrying": it was live and dropped, the browser reconnects; "unreachable": it failed
+ *   before it was ever live (HTTP error, wrong content type, no server) — it is retried with
+ *   backoff, but a widget may prefer another way to the events (the kernel relay)
  */
 
 export class Subscription {
@@ -53,6 +60,7 @@ export class Subscription {
     this.onEvent = o.onEvent;
     this.onReset = o.onReset;
     this.onClose = o.onClose;
+    this.onStatus = o.onStatus;
     this.fresh = true; // not yet taken into account by Connection.reconcile
     this.active = true;
     /** @type {Map<string, number>} channel -> frames with seq <= this were already seen */
