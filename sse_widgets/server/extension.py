@@ -159,6 +159,11 @@ class SSEWidgetsExtension(ExtensionApp):
     def _export_env(self, config: SSEWidgets) -> None:
         os.environ["SSE_WIDGETS_URL"] = hub_url(self.serverapp)
         os.environ["SSE_WIDGETS_TOKEN"] = config.publish_token
+        # The path the *browser* uses (with the page's own origin): widgets in this server's
+        # kernels read it to find the endpoints without a token of their own.
+        os.environ["SSE_WIDGETS_BROWSER_PATH"] = (
+            url_path_join(self.serverapp.base_url, ROUTE_PREFIX) + "/"
+        )
 
     def initialize_handlers(self) -> None:
         # ExtensionApp puts base_url in front of each pattern.

@@ -296,7 +296,9 @@ class _BoundedBody(SSEHandlerBase):
 class EventsHandler(_BoundedBody):
     """``GET api/events``: the multiplexed stream. ``POST api/events``: multi-channel batch."""
 
-    publish_token_methods = frozenset({"POST"})
+    # GET too: the kernel relay (widgets where the browser cannot reach the hub) reads with
+    # the publish token, which only processes the server started have.
+    publish_token_methods = frozenset({"GET", "POST"})
 
     @_allow_unauthenticated
     async def get(self) -> None:
@@ -314,7 +316,7 @@ class EventsHandler(_BoundedBody):
 class ChannelEventsHandler(_BoundedBody):
     """``GET``: one channel's stream, ``data:`` is the payload. ``POST``: publish."""
 
-    publish_token_methods = frozenset({"POST"})
+    publish_token_methods = frozenset({"GET", "POST"})
 
     @_allow_unauthenticated
     async def get(self, channel: str) -> None:
@@ -356,6 +358,8 @@ class ControlHandler(_BoundedBody):
 
 class ChannelsHandler(SSEHandlerBase):
     """``GET api/channels``: every channel with subscriber count and last id."""
+
+    publish_token_methods = frozenset({"GET"})
 
     @_allow_unauthenticated
     def get(self) -> None:
