@@ -1,0 +1,368 @@
+"""A real ``jupyter lab`` / ``jupyter server`` (with Voilà) subprocess for the browser
+end-to-end tests, and the few page helpers those tests share.
+
+Each server runs on a free loopback port with its own config, data, runtime and IPython
+directories (so no user settings leak in), a fixed Jupyter token, a fixed publish token and
+anonymous access off. It is started in its own session (``setsid``) and stopped by PID: the
+server and the kernels it started, never anything else.
+
+This module starts and drives; it asserts nothing about sse_widgets (the tests do).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from browser import CHROMIUM, FLAGS, require_chromium
+from conftest import free_port
+
+USER_TOKEN = "e2e-user-token"
+PUBLISH_TOKEN = "e2e-publish-token"
+JUPYTER = str(Path(sys.executable).with_name("jupyter"))
+
+# Lab's "news" announcement popup would cover the notebook in screenshots and steal clicks.
+_DISABLED_LAB_PLUGINS = {"@jupyterlab/apputils-extension:announcements": True}
+
+
+@dataclass
+class JupyterApp:
+    """A running Jupyter server started by :func:`start_jupyter`."""
+
+    url: str  # server root including base_url, ends with "/"
+    root: Path  # the notebook directory
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    token: str = USER_TOKEN
+    publish_token: str = PUBLISH_TOKEN
+    _producers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    # -- addresses ----------------------------------------------------------------------------
+
+    @property
+    def hub_url(self) -> str:
+        """The extension's endpoints (what ``SSE_WIDGETS_URL`` says to kernels)."""
+        return self.url + "sse-widgets/"
+
+    def lab_url(self, notebook: str) -> str:
+        return f"{self.url}lab/tree/{notebook}?token={self.token}&reset"
+
+    def voila_url(self, notebook: str) -> str:
+        return f"{self.url}voila/render/{notebook}"
+
+    def producer_env(self) -> dict[str, str]:
+        """Environment for a separate producer process publishing to this server's hub."""
+        return {"SSE_WIDGETS_URL": self.hub_url, "SSE_WIDGETS_TOKEN": self.publish_token}
+
+    # -- REST ---------------------------------------------------------------------------------
+
+    def get_json(self, path: str, timeout: float = 10) -> Any:
+        """``GET {url}{path}`` with the user's token; the decoded JSON reply."""
+        request = urllib.request.Request(
+            self.url + path, headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            return json.load(reply)
+
+    def status_of(self, path: str) -> int:
+        """HTTP status of ``GET {url}{path}`` with the user's token."""
+        try:
+            request = urllib.request.Request(
+                self.url + path, headers={"Authorization": f"token {self.token}"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as reply:
+                return int(reply.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+
+    def channels(self) -> dict[str, dict[str, Any]]:
+        """The hub's channel listing, by name (``GET sse-widgets/api/channels``)."""
+        return {c["name"]: c for c in self.get_json("sse-widgets/api/channels")["channels"]}
+
+    def subscribers(self, channel: str) -> int:
+        """Streams the hub serves for ``channel`` now (0 if it has none or does not exist)."""
+        return int(self.channels().get(channel, {}).get("subscribers", 0))
+
+    def kernel_states(self) -> list[str]:
+        """``execution_state`` of every kernel the server runs."""
+        return [k["execution_state"] for k in self.get_json("api/kernels")]
+
+    def wait_kernels_idle(self, timeout: float = 30) -> float:
+        """Wait until every kernel is idle; return the seconds it took."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            states = self.kernel_states()
+            if states and all(s == "idle" for s in states):
+                return time.monotonic() - start
+            time.sleep(0.1)
+        raise AssertionError(f"kernels not idle after {timeout} s: {self.kernel_states()}")
+
+    # -- notebooks and producers ----------------------------------------------------------------
+
+    def write_notebook(self, name: str, cells: Sequence[str]) -> str:
+        """Write a notebook of code cells (no outputs) into the root; return its name."""
+        import nbformat
+
+        notebook = nbformat.v4.new_notebook(
+            cells=[nbformat.v4.new_code_cell(source) for source in cells],
+            metadata={
+                "kernelspec": {
+                    "name": "python3",
+                    "display_name": "Python 3 (ipykernel)",
+                    "language": "python",
+                }
+            },
+        )
+        nbformat.write(notebook, self.root / name)
+        return name
+
+    def start_producer(self, code: str) -> subprocess.Popen[bytes]:
+        """Run ``code`` in a separate Python process that publishes to this server's hub."""
+        env = dict(os.environ, **self.producer_env())
+        log = open(self.log_path.with_name(f"producer-{len(self._producers)}.log"), "wb")  # noqa: SIM115
+        with log:
+            process = subprocess.Popen(
+                [sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+        self._producers.append(process)
+        return process
+
+    def wait_producer(self, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+        """Wait for a producer to end; fail with its output if it failed."""
+        code = process.wait(timeout)
+        if code != 0:
+            index = self._producers.index(process)
+            output = self.log_path.with_name(f"producer-{index}.log").read_text()
+            raise AssertionError(f"producer failed ({code}):\n{output}")
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    # -- shutdown -------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop the producers, the kernels and the server this object started (by PID)."""
+        for producer in self._producers:
+            _end(producer.pid, lambda p=producer: p.poll() is not None)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                producer.wait(5)
+        children = _descendants(self.process.pid)
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                request = urllib.request.Request(
+                    self.url + "api/shutdown",
+                    method="POST",
+                    data=b"",
+                    headers={"Authorization": f"token {self.token}"},
+                )
+                urllib.request.urlopen(request, timeout=5).close()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                _end(self.process.pid, lambda: self.process.poll() is not None)
+                self.process.wait(10)
+        for pid in children:
+            _end(pid, lambda pid=pid: not _alive(pid))
+
+
+def start_jupyter(
+    tmp_path: Path,
+    *,
+    app: str = "lab",
+    extensions: dict[str, bool] | None = None,
+    args: Sequence[str] = (),
+    base_url: str = "/",
+    timeout: float = 60,
+) -> JupyterApp:
+    """Start ``jupyter <app>`` (``lab`` or ``server``) and wait until it answers.
+
+    ``extensions`` is merged into ``ServerApp.jpserver_extensions``; the sse_widgets
+    extension is on unless it says ``{"sse_widgets": False}``.
+    """
+    home = tmp_path / "jupyter"
+    root = tmp_path / "notebooks"
+    for name in ("config", "data", "runtime", "ipython"):
+        (home / name).mkdir(parents=True, exist_ok=True)
+    root.mkdir(exist_ok=True)
+    labconfig = home / "config" / "labconfig"
+    labconfig.mkdir(exist_ok=True)
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": _DISABLED_LAB_PLUGINS})
+    )
+    enabled = {"sse_widgets": True, "jupyter_server_terminals": False, **(extensions or {})}
+    # The user config file wins over the packages' jupyter_server_config.d/ entries and
+    # leaves the other extensions they enable (jupyterlab, voila ...) as they are.
+    (home / "config" / "jupyter_server_config.json").write_text(
+        json.dumps({"ServerApp": {"jpserver_extensions": enabled}})
+    )
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        IPYTHONDIR=str(home / "ipython"),
+        JUPYTER_PLATFORM_DIRS="1",
+        PYTHONUNBUFFERED="1",
+    )
+    for name in ("SSE_WIDGETS_URL", "SSE_WIDGETS_TOKEN", "JUPYTER_TOKEN"):
+        env.pop(name, None)
+    port = free_port()
+    command = [
+        JUPYTER,
+        app,
+        "--allow-root",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.base_url={base_url}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.allow_unauthenticated_access=False",
+        f"--IdentityProvider.token={USER_TOKEN}",
+        f"--SSEWidgets.publish_token={PUBLISH_TOKEN}",
+        "--SSEWidgets.history_size=20000",
+    ]
+    if app == "lab":
+        command += [
+            "--LabApp.expose_app_in_browser=True",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.news_url=",
+        ]
+    command += list(args)
+    log_path = tmp_path / f"jupyter-{port}.log"
+    with open(log_path, "wb") as log:  # the child keeps its own copy
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=root,
+            start_new_session=True,
+        )
+    server = JupyterApp(
+        url=f"http://127.0.0.1:{port}{base_url}", root=root, process=process, log_path=log_path
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"jupyter {app} exited:\n{server.log_text()}")
+        with contextlib.suppress(OSError):
+            if server.status_of("api/status") == 200:
+                return server
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"jupyter {app} did not answer within {timeout} s:\n{server.log_text()}")
+
+
+@contextmanager
+def running_jupyter(tmp_path: Path, **options: Any) -> Iterator[JupyterApp]:
+    """:func:`start_jupyter` as a context manager; on failure the server log is printed."""
+    server = start_jupyter(tmp_path, **options)
+    try:
+        yield server
+    except BaseException:
+        print(f"--- server log ({server.log_path}) ---\n{server.log_text()[-20000:]}")
+        for index in range(len(server._producers)):
+            path = server.log_path.with_name(f"producer-{index}.log")
+            if path.exists():
+                print(f"--- producer {index} ---\n{path.read_text()[-5000:]}")
+        raise
+    finally:
+        server.stop()
+
+
+def _descendants(pid: int) -> list[int]:
+    import psutil
+
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        # A zombie is dead for our purpose (its parent, not us, reaps it).
+        return "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")", 1)[1][:3]
+    return False
+
+
+def _end(pid: int, ended: Any) -> None:
+    """SIGTERM, then SIGKILL after 5 s, one process by its PID."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if ended():
+            return
+        with contextlib.suppress(OSError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not ended():
+            time.sleep(0.05)
+
+
+# -- browser --------------------------------------------------------------------------------
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium browser (its own process, closed afterwards)."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser: Any, width: int = 1280, height: int = 1000) -> Any:
+    """A page in a fresh context (own cookies); page errors are collected in ``page.errors``."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    return page
+
+
+def open_notebook(page: Any, server: JupyterApp, notebook: str, timeout: float = 60) -> None:
+    """Open a notebook in JupyterLab and wait until its kernel is idle."""
+    page.goto(server.lab_url(notebook))
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=timeout * 1000)
+    wait_lab_idle(page, timeout)
+
+
+def wait_lab_idle(page: Any, timeout: float = 60) -> None:
+    """Wait until Lab's status bar says the kernel is idle."""
+    page.wait_for_function(
+        "() => /\\|\\s*Idle/.test(document.querySelector('#jp-main-statusbar')?.textContent || '')",
+        timeout=timeout * 1000,
+    )
+
+
+def run_all_cells(page: Any) -> None:
+    """Run every cell of the current notebook (does not wait for them)."""
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+
+def login(page: Any, server: JupyterApp) -> None:
+    """Log the page's context in with the token once, so later pages rely on the cookie."""
+    page.goto(f"{server.url}api/status?token={server.token}")
+    cookies = page.context.cookies()
+    assert any(c["name"].startswith("username-") for c in cookies), cookies
