@@ -9,7 +9,7 @@
 import { build, context } from "esbuild";
 import { fileURLToPath } from "node:url";
 
-const ENTRIES = ["connection"];
+const ENTRIES = ["connection", "progress", "log", "text", "chart", "activity", "page"];
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 

@@ -31,15 +31,20 @@ __all__ = [
     "CapacityError",
     "ChannelClosed",
     "ChannelPublisher",
+    "ChannelView",
     "Event",
     "EventStream",
     "InvalidRequest",
+    "LiveChart",
+    "LogView",
     "NotAuthorized",
     "PayloadTooLarge",
+    "ProgressBar",
     "ProtocolError",
     "Publisher",
     "SSELogHandler",
     "SSEWidgetsError",
+    "TextStream",
     "TextWriter",
     "aprogress",
     "channel",
@@ -47,8 +52,13 @@ __all__ = [
     "get_publisher",
     "log_to",
     "progress",
+    "show",
     "subscribe",
 ]
+
+# The widgets import anywidget/ipywidgets: loaded on first use, so that producers (scripts,
+# cron jobs, worker processes) do not pay for them.
+_WIDGETS = frozenset({"ChannelView", "LiveChart", "LogView", "ProgressBar", "TextStream", "show"})
 
 
 def _jupyter_server_extension_points() -> list[dict[str, object]]:
@@ -59,6 +69,10 @@ def _jupyter_server_extension_points() -> list[dict[str, object]]:
 
 
 def __getattr__(name: str) -> object:
+    if name in _WIDGETS:
+        from . import widgets
+
+        return getattr(widgets, name)
     # ``from sse_widgets import tqdm`` (and ``trange``): tqdm is an optional dependency, so
     # the streaming tqdm is imported on first use only, and not listed in __all__.
     if name in ("tqdm", "trange"):

@@ -197,7 +197,8 @@ def rss_bytes(pid: int) -> int:
 @pytest.fixture(autouse=True)
 def _restore_hub_environment() -> Iterator[None]:
     """The extension exports SSE_WIDGETS_URL/TOKEN into os.environ; keep tests independent."""
-    saved = {k: os.environ.get(k) for k in ("SSE_WIDGETS_URL", "SSE_WIDGETS_TOKEN", "SSE_WIDGETS_BROWSER_PATH")}
+    names = ("SSE_WIDGETS_URL", "SSE_WIDGETS_TOKEN", "SSE_WIDGETS_BROWSER_PATH")
+    saved = {k: os.environ.get(k) for k in names}
     yield
     for key, value in saved.items():
         if value is None:

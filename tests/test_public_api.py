@@ -14,15 +14,20 @@ PUBLIC = [
     "CapacityError",
     "ChannelClosed",
     "ChannelPublisher",
+    "ChannelView",
     "Event",
     "EventStream",
     "InvalidRequest",
+    "LiveChart",
+    "LogView",
     "NotAuthorized",
     "PayloadTooLarge",
+    "ProgressBar",
     "ProtocolError",
     "Publisher",
     "SSELogHandler",
     "SSEWidgetsError",
+    "TextStream",
     "TextWriter",
     "aprogress",
     "channel",
@@ -30,6 +35,7 @@ PUBLIC = [
     "get_publisher",
     "log_to",
     "progress",
+    "show",
     "subscribe",
 ]
 
@@ -60,10 +66,11 @@ def test_every_error_derives_from_one_base():
         assert issubclass(getattr(errors, name), errors.SSEWidgetsError)
 
 
-def test_importing_the_package_loads_no_server_code():
+def test_importing_the_package_loads_no_server_or_widget_code():
     code = (
         "import sys, sse_widgets; "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tornado', 'jupyter_server')))"
+        "heavy = ('tornado', 'jupyter_server', 'ipywidgets', 'anywidget'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

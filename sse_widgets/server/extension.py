@@ -162,7 +162,7 @@ class SSEWidgetsExtension(ExtensionApp):
         # The path the *browser* uses (with the page's own origin): widgets in this server's
         # kernels read it to find the endpoints without a token of their own.
         os.environ["SSE_WIDGETS_BROWSER_PATH"] = (
-            url_path_join(self.serverapp.base_url, ROUTE_PREFIX) + "/"
+            url_path_join(self.serverapp.base_url, ROUTE_PREFIX) + "/"  # type: ignore[union-attr]
         )
 
     def initialize_handlers(self) -> None:
