@@ -3,13 +3,24 @@
 Authentication is one token, generated at start like Jupyter's and printed in the URL;
 ``token=""`` turns it off, which the caller must ask for explicitly. The token is accepted
 as ``Authorization: Bearer <token>`` (or ``token <token>``) or a ``token`` query argument
-(for EventSource, which cannot set headers). Cross-origin use is opt-in through
+(for EventSource, which cannot set headers), or as the cookie the page sets after
+``GET /?token=<token>`` (see ``page.py``). Cross-origin use is opt-in through
 ``c.SSEWidgets.allow_origins``.
+
+The cookie holds an HMAC of the token, not the token: it is always plain hex (any token
+can be used), and a cookie that leaks does not reveal the token to publish with elsewhere.
+Browsers do not isolate cookies by port, so its name carries the port the browser used
+(``sse_widgets_token_8765``): two hubs on one host (``serve`` and a kernel's embedded hub)
+do not overwrite each other's login. A cookie rides along on requests the page did not
+make, so a state-changing request authenticated only by it must come from the page's own
+origin (``SameSite=Strict`` already keeps other sites out; this also covers other ports of
+the same host, which count as the same site).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
 import json
 import logging
@@ -20,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tornado.httpserver import HTTPServer
 from tornado.log import access_log
@@ -31,8 +43,18 @@ from ..hub import Hub
 from ..transport import TOKEN_HEADER
 from .config import SSEWidgets
 from .handlers import ServerState, build_routes
+from .page import page_routes
 
-__all__ = ["TokenAuth", "make_app", "runtime_dir", "runtime_file", "serve_forever", "start_server"]
+__all__ = [
+    "COOKIE_NAME",
+    "TokenAuth",
+    "cookie_value",
+    "make_app",
+    "runtime_dir",
+    "runtime_file",
+    "serve_forever",
+    "start_server",
+]
 
 _AUTH_HEADER = re.compile(r"(?:token|bearer)\s+(\S+)\s*\Z", re.IGNORECASE)
 _CORS_HEADERS = (
@@ -40,10 +62,30 @@ _CORS_HEADERS = (
 )
 
 
+#: Prefix of the page's login cookie; the port the browser used is appended.
+COOKIE_NAME = "sse_widgets_token"
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cookie_value(token: str) -> str:
+    """What the login cookie holds for ``token``: an HMAC, never the token itself."""
+    return hmac.new(token.encode(), b"sse_widgets page cookie v1", hashlib.sha256).hexdigest()
+
+
 class TokenAuth(RequestHandler):
     """Authentication and CORS for the standalone server."""
 
+    #: True once :meth:`supplied_token` found only the cookie (no header, no query).
+    _by_cookie = False
+
+    def cookie_name(self) -> str:
+        """The login cookie's name for the host and port the browser addressed."""
+        _, _, port = self.request.host.rpartition(":")
+        return f"{COOKIE_NAME}_{port}" if port.isdigit() else COOKIE_NAME
+
     def supplied_token(self) -> str | None:
+        """The credential sent: header, ``?token=``, else the page's cookie (as its HMAC)."""
+        self._by_cookie = False
         direct = self.request.headers.get(TOKEN_HEADER)
         if direct:
             return direct
@@ -51,18 +93,66 @@ class TokenAuth(RequestHandler):
         if header:
             match = _AUTH_HEADER.match(header)
             return match.group(1) if match else None
-        return self.get_query_argument("token", None)
+        query = self.get_query_argument("token", None)
+        if query is not None:
+            return query
+        cookie = self.get_cookie(self.cookie_name())
+        if cookie:
+            self._by_cookie = True
+        return cookie
+
+    def token_is_valid(self, supplied: str | None) -> bool:
+        expected = self.settings["sse_widgets"].token
+        if supplied is None:
+            return False
+        if self._by_cookie:
+            expected = cookie_value(expected)
+        return hmac.compare_digest(supplied.encode(), expected.encode())
 
     def authenticate(self, action: str, publish_token_ok: bool) -> None:
         expected = self.settings["sse_widgets"].token
         if not expected:
             return
-        supplied = self.supplied_token()
-        if supplied is None or not hmac.compare_digest(supplied.encode(), expected.encode()):
+        if not self.token_is_valid(self.supplied_token()):
             raise NotAuthorized(
                 "missing or wrong token: send 'Authorization: Bearer <token>' or ?token=<token>, "
                 "with the token printed by `sse-widgets serve`"
             )
+        if self._by_cookie and self.request.method not in _SAFE_METHODS:
+            self.check_same_origin()
+
+    def check_same_origin(self) -> None:
+        """Refuse a cookie-authenticated state change sent from another page (CSRF).
+
+        Browsers send ``Origin`` on every POST and DELETE from a page, and ``Sec-Fetch-Site``
+        too when they are recent; a request with neither is not from a browser page.
+        """
+        # Host and port only: behind a TLS-terminating proxy the browser's scheme (https)
+        # differs from the one this server sees, and the scheme adds nothing on one port.
+        origin = self.request.headers.get("Origin")
+        site = self.request.headers.get("Sec-Fetch-Site")
+        foreign = (
+            origin is not None and urlsplit(origin).netloc.lower() != self.request.host.lower()
+        )
+        if foreign or site not in (None, "same-origin"):
+            raise NotAuthorized(
+                f"cross-origin request from {origin or site!r} refused: the page's login "
+                "cookie only works from the page itself; send the token in a header instead"
+            )
+
+    def remember_login(self) -> None:
+        """Set the login cookie for this browser (after the token was checked)."""
+        token = self.settings["sse_widgets"].token
+        if not token:
+            return
+        self.set_cookie(
+            self.cookie_name(),
+            cookie_value(token),
+            path="/",
+            httponly=True,
+            samesite="Strict",
+            secure=self.request.protocol == "https",
+        )
 
     def allowed_origin(self) -> str | None:
         origin = self.request.headers.get("Origin")
@@ -124,10 +214,12 @@ def _no_log(handler: RequestHandler) -> None:
 def make_app(
     config: SSEWidgets, token: str, *, hub: Hub | None = None, access_log: bool = True
 ) -> Application:
-    """The standalone Tornado application with every endpoint below ``/``."""
+    """The standalone Tornado application: the page at ``/`` and every endpoint below ``/``."""
     state = ServerState(hub=hub or Hub(config.hub_config()), config=config, token=token)
     log_function = _log_request if access_log else _no_log
-    return Application(build_routes("", TokenAuth), sse_widgets=state, log_function=log_function)
+    # The page's routes first: the API's routes end with a catch-all 404.
+    routes = page_routes("", TokenAuth) + build_routes("", TokenAuth)
+    return Application(routes, sse_widgets=state, log_function=log_function)
 
 
 def runtime_dir() -> Path:
@@ -184,7 +276,8 @@ async def serve_forever(
         if not quiet:
             suffix = f"?token={token}" if token else ""
             print(f"sse-widgets hub serving at {url}", flush=True)
-            print(f"    {url}api/channels{suffix}", flush=True)
+            print(f"Open {url}{suffix} for the live page (it logs the browser in)", flush=True)
+            print(f"    API: {url}api/channels{suffix}", flush=True)
             print(
                 f"Publish from other shells: export SSE_WIDGETS_URL={url} "
                 f"SSE_WIDGETS_TOKEN={token}",
