@@ -104,7 +104,6 @@ function canDraw(/** @type {Document} */ doc) {
  *   const view = createChartView(el, { channel: "train", title: "loss" });
  *   view.onEvent("point", { series: "loss", x: 1, y: 0.5 }, { channel: "train", id: "1", time: 0 });
  */
-// eslint-disable-next-line no-unused-vars
 export function createChartView(el, options, host) {
   const doc = el.ownerDocument;
   ensureStyles(doc, "base", BASE_CSS);
