@@ -70,8 +70,18 @@ export function defineWidget(createView, optionNames) {
           connect();
         });
       }
+      // A view's own controls (the chart's Pause button) change a trait: every view of the
+      // model, and the Python object, follow.
+      const onOption = (/** @type {any} */ event) => {
+        const { name, value } = event.detail ?? {};
+        if (!optionNames.includes(name) || model.get(name) === value) return;
+        model.set(name, value);
+        model.save_changes();
+      };
+      el.addEventListener?.("ssew-option", onOption);
       connect();
       return () => {
+        el.removeEventListener?.("ssew-option", onOption);
         for (const [name, fn] of listeners) model.off(name, fn);
         source?.close();
         source = null;

@@ -73,6 +73,21 @@ describe("defineWidget", () => {
     expect(FakeEventSource.last.params.getAll("channel")).toEqual(["b"]);
   });
 
+  it("saves a trait a view's own control changed (the chart's Pause button)", async () => {
+    const { factory, options } = recordingView();
+    const model = new FakeModel({ paused: false });
+    const element = document.createElement("div");
+    defineWidget(factory, ["paused"]).render({ model, el: element });
+    const bubble = (/** @type {any} */ detail) =>
+      element.dispatchEvent(new CustomEvent("ssew-option", { detail, bubbles: true }));
+    bubble({ name: "paused", value: true });
+    expect(model.get("paused")).toBe(true);
+    expect(model.saved).toBe(1);
+    expect(options.at(-1)).toEqual({ paused: true }); // every view follows the trait
+    bubble({ name: "channel", value: "elsewhere" }); // not the view's to change
+    expect(model.get("channel")).toBe("a");
+  });
+
   it("cleans up: stream closed, listeners off, view destroyed", async () => {
     const { factory, got } = recordingView();
     const model = new FakeModel({});

@@ -40,6 +40,11 @@ export class FakeModel {
     this.sent.push(content);
   }
 
+  /** The front-end changed a trait (anywidget: set then save_changes). */
+  save_changes() {
+    this.saved = (this.saved ?? 0) + 1;
+  }
+
   /** The kernel changed a trait. @param {string} name @param {any} value */
   set(name, value) {
     this.traits[name] = value;
