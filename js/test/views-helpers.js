@@ -90,6 +90,15 @@ export async function settle() {
 export function fakeScroll(scroller, size) {
   Object.defineProperty(scroller, "scrollHeight", { configurable: true, get: () => size.scrollHeight });
   Object.defineProperty(scroller, "clientHeight", { configurable: true, get: () => size.clientHeight });
+  // A browser clamps scrollTop to the scrollable range; happy-dom keeps whatever is set.
+  let top = 0;
+  Object.defineProperty(scroller, "scrollTop", {
+    configurable: true,
+    get: () => Math.min(top, Math.max(0, size.scrollHeight - size.clientHeight)),
+    set: (value) => {
+      top = Math.max(0, Math.min(Number(value), size.scrollHeight - size.clientHeight));
+    },
+  });
   return {
     /** @param {number} top */
     userScrollTo(top) {
