@@ -1,20 +1,25 @@
 """The standalone page of ``sse-widgets serve``: ``GET /`` behind the token, the login cookie
 that replaces ``?token=``, the CSRF guard on cookie-authenticated changes, the built modules,
-and (in real headless Chromium) a publishing script's bars and logs shown live."""
+and (in real headless Chromium) a publishing script's bars and logs shown live.
+
+``SSE_WIDGETS_SCREENSHOTS=1`` makes the browser test refresh docs/images/standalone-page.png.
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import REPO, HubProcess, free_port, json_error, start_hub
+from conftest import REPO, HubProcess, free_port, json_error, run_python, start_hub
 
 from sse_widgets.server.page import PAGE_CSP
 from sse_widgets.server.standalone import cookie_value
@@ -224,3 +229,108 @@ def test_serve_prints_the_page_url_with_its_token(tmp_path):
     match = re.search(rf"Open (http://127\.0\.0\.1:{port}/\?token=([0-9a-f]+)) ", lines[1])
     assert match, lines
     assert len(match.group(2)) >= 32
+
+
+# -- the page in a real browser (acceptance test f) -------------------------------------------
+
+SCREENSHOT_ENV = "SSE_WIDGETS_SCREENSHOTS"
+
+# A cron-job-like script: logging and a bar, paced so that a viewer sees the bar move. It
+# waits for the test's go-ahead (a file) so that the page is showing its channel first.
+PRODUCER = """
+import logging, os, time
+from pathlib import Path
+import sse_widgets
+
+sse_widgets.channel("aaa-earlier").log("a channel listed before 'job'")
+log = logging.getLogger("nightly")
+sse_widgets.log_to("job", logger="nightly")
+log.info("waiting for the viewer")
+assert sse_widgets.get_publisher().flush(30)
+go, deadline = Path(os.environ["GO_FILE"]), time.monotonic() + 60
+while not go.exists():
+    assert time.monotonic() < deadline, "the test never said go"
+    time.sleep(0.02)
+job = sse_widgets.channel("job")
+summary = job.text("summary")
+for i in sse_widgets.progress(range(300), channel="job", desc="nightly"):
+    if i % 60 == 0:
+        log.info("batch %d of 300", i)
+        summary.write(f"batch {i}: ok. ")
+    job.point("loss", i, 1 / (1 + i / 40))
+    time.sleep(0.015)
+log.warning("nightly run finished: 300 items, 0 failed")
+assert sse_widgets.get_publisher().flush(30)
+"""
+
+# Records every text the first bar's count shows, as the page draws it.
+WATCH_COUNTS = """() => {
+  window.seenCounts = [];
+  const note = () => {
+    const count = document.querySelector(".ssew-bar-count");
+    if (count && window.seenCounts.at(-1) !== count.textContent) {
+      window.seenCounts.push(count.textContent);
+    }
+  };
+  new MutationObserver(note).observe(document.body,
+    { subtree: true, childList: true, characterData: true, attributes: true });
+}"""
+
+
+def test_the_page_shows_a_publishing_scripts_bars_and_logs_live(hub_process, tmp_path, built_page):
+    from browser import chromium_page
+
+    hub = hub_process
+    go = tmp_path / "go"
+    env = {"SSE_WIDGETS_URL": hub.url, "SSE_WIDGETS_TOKEN": hub.token, "GO_FILE": str(go)}
+    with ThreadPoolExecutor(1) as pool, chromium_page() as page:
+        producer = pool.submit(run_python, PRODUCER, env=env, timeout=120)
+        try:
+            _watch_the_job_live(page, hub, go, tmp_path)
+        finally:
+            go.touch()  # never leave the producer waiting
+        producer.result()
+
+
+def _watch_the_job_live(page, hub: HubProcess, go: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Playwright eval()s string predicates, which the page's CSP forbids: every predicate
+    # here is a function, which it calls without eval.
+    page.set_viewport_size({"width": 1100, "height": 760})
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{hub.url}?token={hub.token}")
+    assert page.url.split("#")[0] == hub.url, "the token stayed in the address bar"
+    page.wait_for_selector(".ssew-page", timeout=20_000)
+    assert page.title() == f"sse_widgets — 127.0.0.1:{hub.port}"
+
+    # The first channel is shown by default; the viewer picks "job" in the sidebar.
+    page.wait_for_function("() => location.hash === '#channel=aaa-earlier'", timeout=20_000)
+    link = page.locator('.ssew-page-channel[data-channel="job"]')
+    link.wait_for(timeout=20_000)
+    link.click()
+    page.wait_for_function("() => location.hash === '#channel=job'", timeout=5_000)
+    assert link.get_attribute("aria-current") == "page"
+    page.locator(".ssew-log-msg", has_text="waiting for the viewer").wait_for(timeout=20_000)
+
+    page.evaluate(WATCH_COUNTS)
+    go.touch()
+    page.wait_for_function(
+        "() => document.querySelector('.ssew-bar')?.dataset.state === 'done'", timeout=60_000
+    )
+    last_line = "nightly run finished: 300 items, 0 failed"
+    page.locator(".ssew-log-msg", has_text=last_line).wait_for(timeout=20_000)
+
+    assert page.locator(".ssew-bar-count").text_content() == "300/300"
+    seen = page.evaluate("() => window.seenCounts")
+    assert seen[-1] == "300/300"
+    live = [count for count in seen if count != "300/300"]
+    assert len(set(live)) >= 2, f"the bar did not move live: {seen}"
+    assert page.locator(".ssew-page-status").text_content() == "live"
+    assert errors == []
+
+    page.wait_for_timeout(300)  # the chart's next frame, for the picture
+    screenshot = tmp_path / "standalone-page.png"
+    if os.environ.get(SCREENSHOT_ENV):
+        screenshot = REPO / "docs" / "images" / "standalone-page.png"
+        screenshot.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(screenshot), full_page=True)
