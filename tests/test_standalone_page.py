@@ -334,3 +334,41 @@ def _watch_the_job_live(page, hub: HubProcess, go: Path, tmp_path: Path) -> None
         screenshot = REPO / "docs" / "images" / "standalone-page.png"
         screenshot.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(screenshot), full_page=True)
+
+
+# A loop that runs until a viewer cancels it (or a minute passes).
+CANCELLABLE = """
+import time
+import sse_widgets
+
+try:
+    for _ in sse_widgets.progress(range(6000), channel="long-job", desc="long"):
+        time.sleep(0.01)
+except sse_widgets.Cancelled:
+    print("cancelled")
+assert sse_widgets.get_publisher().flush(30)
+"""
+
+
+def test_the_pages_cancel_button_reaches_the_script_through_the_login_cookie(hub_process):
+    """The page's POST to the control endpoint is same-origin: the CSRF guard lets it in."""
+    from browser import chromium_page
+
+    hub = hub_process
+    env = {"SSE_WIDGETS_URL": hub.url, "SSE_WIDGETS_TOKEN": hub.token}
+    with ThreadPoolExecutor(1) as pool, chromium_page() as page:
+        producer = pool.submit(run_python, CANCELLABLE, env=env, timeout=120)
+        # The channel named in the URL is shown on load (the fragment survives the redirect).
+        page.goto(f"{hub.url}?token={hub.token}#channel=long-job")
+        assert page.url == f"{hub.url}#channel=long-job"
+        page.wait_for_function(
+            "() => document.querySelector('.ssew-bar')?.dataset.state === 'running'",
+            timeout=20_000,
+        )
+        page.locator(".ssew-cancel").click()
+        page.wait_for_function(
+            "() => document.querySelector('.ssew-bar')?.dataset.state === 'cancelled'",
+            timeout=20_000,
+        )
+        assert producer.result().strip() == "cancelled"
+        assert page.locator(".ssew-cancel-error").text_content() == ""
