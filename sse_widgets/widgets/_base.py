@@ -8,6 +8,7 @@ the kernel relay when the browser cannot reach the hub directly.
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +24,16 @@ __all__ = ["SSEWidget"]
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
-def _module(name: str) -> Path:
+@cache
+def _module(name: str) -> str:
+    """The built ES module's text (read once per process; anywidget sends it to the page)."""
     path = STATIC / f"{name}.js"
     if not path.exists():
         raise RuntimeError(
             f"the front-end module {path} is missing: this is a source checkout whose JS was "
             "never built; run `pip install -e .` (or `cd js && npm install && npm run build`)"
         )
-    return path
+    return path.read_text(encoding="utf-8")
 
 
 class SSEWidget(anywidget.AnyWidget):
