@@ -95,6 +95,15 @@ class JupyterApp:
         """Streams the hub serves for ``channel`` now (0 if it has none or does not exist)."""
         return int(self.channels().get(channel, {}).get("subscribers", 0))
 
+    def wait_subscribers(self, channel: str, count: int, timeout: float = 30) -> None:
+        """Wait until the hub serves exactly ``count`` streams for ``channel``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.subscribers(channel) == count:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{channel!r} never had {count} subscriber(s): {self.channels()}")
+
     def kernel_states(self) -> list[str]:
         """``execution_state`` of every kernel the server runs."""
         return [k["execution_state"] for k in self.get_json("api/kernels")]
@@ -201,6 +210,10 @@ def start_jupyter(
     (labconfig / "page_config.json").write_text(
         json.dumps({"disabledExtensions": _DISABLED_LAB_PLUGINS})
     )
+    # Every cell stays in the DOM (no virtual scrolling), so off-screen widgets are readable.
+    settings = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     enabled = {"sse_widgets": True, "jupyter_server_terminals": False, **(extensions or {})}
     # The user config file wins over the packages' jupyter_server_config.d/ entries and
     # leaves the other extensions they enable (jupyterlab, voila ...) as they are.
@@ -216,7 +229,12 @@ def start_jupyter(
         JUPYTER_PLATFORM_DIRS="1",
         PYTHONUNBUFFERED="1",
     )
-    for name in ("SSE_WIDGETS_URL", "SSE_WIDGETS_TOKEN", "JUPYTER_TOKEN"):
+    for name in (
+        "SSE_WIDGETS_URL",
+        "SSE_WIDGETS_TOKEN",
+        "SSE_WIDGETS_BROWSER_PATH",
+        "JUPYTER_TOKEN",
+    ):
         env.pop(name, None)
     port = free_port()
     command = [
@@ -319,26 +337,62 @@ def _end(pid: int, ended: Any) -> None:
 
 
 @contextmanager
-def chromium() -> Iterator[Any]:
-    """A headless Chromium browser (its own process, closed afterwards)."""
+def chromium(artifacts: Path | None = None) -> Iterator[Any]:
+    """A headless Chromium browser (its own process, closed afterwards).
+
+    If the block fails, every page made by :func:`new_page` is described on stdout (errors,
+    console, widget roots, cell outputs) and, with ``artifacts``, screenshotted there.
+    """
     require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        browser.test_pages = []
         try:
             yield browser
+        except BaseException:
+            for index, page in enumerate(browser.test_pages):
+                _describe(page, index, artifacts)
+            raise
         finally:
             browser.close()
 
 
 def new_page(browser: Any, width: int = 1280, height: int = 1000) -> Any:
-    """A page in a fresh context (own cookies); page errors are collected in ``page.errors``."""
+    """A page in a fresh context (own cookies); page errors are collected in ``page.errors``,
+    console messages in ``page.console``."""
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.errors = []
+    page.console = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("console", lambda message: page.console.append(f"{message.type}: {message.text}"))
+    if hasattr(browser, "test_pages"):
+        browser.test_pages.append(page)
     return page
+
+
+_DESCRIBE_JS = """() => ({
+  roots: [...document.querySelectorAll('.ssew-root')].map((e) =>
+    JSON.stringify({ ...e.dataset }) + ' ' + e.textContent.slice(0, 300)),
+  outputs: [...document.querySelectorAll('.jp-OutputArea-output, .jp-RenderedText')]
+    .map((e) => e.textContent.slice(-3000)),
+})"""
+
+
+def _describe(page: Any, index: int, artifacts: Path | None) -> None:
+    print(f"--- page {index}: {page.url}")
+    print("errors:", page.errors)
+    print("console:", "\n  ".join(page.console[-60:]))
+    with contextlib.suppress(Exception):
+        found = page.evaluate(_DESCRIBE_JS)
+        print("widget roots:", "\n  ".join(found["roots"]))
+        print("outputs:", "\n  ".join(found["outputs"]))
+    if artifacts is not None:
+        with contextlib.suppress(Exception):
+            page.screenshot(path=str(artifacts / f"failure-page-{index}.png"), full_page=True)
+            print(f"screenshot: {artifacts / f'failure-page-{index}.png'}")
 
 
 def open_notebook(page: Any, server: JupyterApp, notebook: str, timeout: float = 60) -> None:
@@ -366,3 +420,116 @@ def login(page: Any, server: JupyterApp) -> None:
     page.goto(f"{server.url}api/status?token={server.token}")
     cookies = page.context.cookies()
     assert any(c["name"].startswith("username-") for c in cookies), cookies
+
+
+def execute_in_kernel(page: Any, code: str) -> None:
+    """Run ``code`` in the current notebook's kernel without a cell (does not wait)."""
+    page.evaluate(
+        "(code) => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        ".requestExecute({ code, silent: false, store_history: false }); }",
+        code,
+    )
+
+
+def save_notebook(page: Any, server: JupyterApp, notebook: str, timeout: float = 30) -> None:
+    """Save the current notebook and wait until the file on disk has widget outputs."""
+    page.evaluate("() => { window.jupyterapp.commands.execute('docmanager:save'); }")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            if "application/vnd.jupyter.widget-view+json" in (server.root / notebook).read_text():
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"{notebook} was not saved with its widget outputs within {timeout} s")
+
+
+# -- sse_widgets on the page ----------------------------------------------------------------
+
+
+def wait_widgets(page: Any, kinds: Sequence[str], timeout: float = 60) -> None:
+    """Wait until a connected widget root (``data-transport`` set) of each kind is shown."""
+    for kind in kinds:
+        page.wait_for_selector(
+            f".ssew-root[data-widget='{kind}'][data-transport]",
+            state="attached",  # a ChannelView stays empty (hidden) until events come
+            timeout=timeout * 1000,
+        )
+
+
+def transports(page: Any) -> dict[str, str]:
+    """``data-widget`` -> ``data-transport`` of every widget root on the page."""
+    return dict(
+        page.evaluate(
+            "() => [...document.querySelectorAll('.ssew-root')]"
+            ".map(e => [e.dataset.widget, e.dataset.transport || ''])"
+        )
+    )
+
+
+# What the tests read off the page: one round trip for every widget's state.
+_WIDGET_STATE_JS = """() => {
+  // The first top-level widget of a kind (a ChannelView's sections have no data-transport).
+  const root = (kind) =>
+    document.querySelector(`.ssew-root[data-widget='${kind}'][data-transport]`);
+  const all = (kind, selector) => [...(root(kind)?.querySelectorAll(selector) ?? [])];
+  const bars = all('progress', '.ssew-bar').map((b) => ({
+    id: b.dataset.bar, state: b.dataset.state, value: b.dataset.value, total: b.dataset.total,
+    depth: Number(b.dataset.depth || 0),
+    count: b.querySelector('.ssew-bar-count')?.textContent ?? null, text: b.textContent }));
+  const lines = all('log', '.ssew-log-line').map((l) => ({
+    level: l.dataset.level, message: l.querySelector('.ssew-log-msg')?.textContent ?? null }));
+  const texts = Object.fromEntries(all('text', '.ssew-text-stream').map((s) => [
+    s.dataset.stream,
+    { chars: Number(s.dataset.chars), body: s.querySelector('.ssew-text-body')?.textContent },
+  ]));
+  const number = (kind, key) => (root(kind) ? Number(root(kind).dataset[key]) : null);
+  return {
+    bars, lines, texts,
+    log_count: number('log', 'count'),
+    chart_points: number('chart', 'points'),
+    chart_frames: number('chart', 'frames'),
+  };
+}"""
+
+
+def widget_state(page: Any) -> dict[str, Any]:
+    """Bars, log lines, text streams and chart counters as the page shows them now."""
+    return dict(page.evaluate(_WIDGET_STATE_JS))
+
+
+class StreamRequests:
+    """The page's requests to the hub's multiplexed stream, and which of them are still open.
+
+    A streaming response never "finishes" while it is open: a request counts as open from
+    ``request`` until ``requestfinished`` / ``requestfailed``.
+    """
+
+    def __init__(self, page: Any, path: str = "sse-widgets/api/events") -> None:
+        self.path = path
+        self.started: list[Any] = []
+        self.ended: list[Any] = []
+        page.on("request", self._on_request)
+        page.on("requestfinished", self._on_end)
+        page.on("requestfailed", self._on_end)
+
+    def _on_request(self, request: Any) -> None:
+        if self.path in request.url:
+            self.started.append(request)
+
+    def _on_end(self, request: Any) -> None:
+        if self.path in request.url:
+            self.ended.append(request)
+
+    @property
+    def open(self) -> list[str]:
+        return [r.url for r in self.started if not any(r is e for e in self.ended)]
+
+
+def cell_prompts(page: Any) -> list[str]:
+    """The input prompts of the notebook's cells: ``[*]:`` while queued or running."""
+    return list(
+        page.evaluate(
+            "() => [...document.querySelectorAll('.jp-Notebook .jp-Cell .jp-InputPrompt')]"
+            ".map((e) => e.textContent.trim())"
+        )
+    )
