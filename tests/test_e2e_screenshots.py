@@ -54,9 +54,12 @@ PRODUCER = f"""
 import math, random, time, sse_widgets
 random.seed(7)
 ch = sse_widgets.channel("train")
-for _ in sse_widgets.progress(range(48000), channel="train", desc="tokenize dataset",
-                              unit="docs"):
-    pass
+# Paced so that rates and ETAs read like a real (small) run.
+with sse_widgets.progress(total=48000, channel="train", desc="tokenize dataset", unit="docs",
+                          mininterval=0) as tokenize:
+    for _ in range(48):
+        time.sleep(0.01)
+        tokenize.update(1000)
 lines = {LOG_LINES!r}
 for level, logger, message in lines[:2]:
     ch.log(message, level=level, logger=logger)
@@ -73,6 +76,7 @@ with sse_widgets.progress(total=3, desc="training", unit="epoch", channel="train
                 acc = 0.93 - 0.75 * math.exp(-step / 110) + random.gauss(0, 0.008)
                 ch.point("loss", step, round(loss, 4))
                 ch.point("acc", step, round(acc, 4))
+                time.sleep(0.004 if epoch < 2 or batches.n < 117 else 0.05)
                 batches.update()
                 step += 1
             logged = {{0: lines[2:6], 1: lines[6:10], 2: lines[10:]}}[epoch]
@@ -153,7 +157,12 @@ def test_realistic_run_renders_in_every_widget(tmp_path):
         if target:
             directory = Path(target)
             directory.mkdir(parents=True, exist_ok=True)
+            # A white margin reads better than a crop at the widget's border: pad the
+            # widget's container (anywidget's element) and shoot that.
+            page.add_style_tag(content=".ssew-shot { padding: 14px; background: #fff; }")
             for kind, name in SHOTS.items():
-                element = page.locator(f".ssew-root[data-widget={kind}]").first
-                element.scroll_into_view_if_needed()
-                element.screenshot(path=str(directory / name), animations="disabled")
+                root = page.locator(f".ssew-root[data-widget={kind}][data-transport]")
+                root.evaluate("(e) => e.parentElement.classList.add('ssew-shot')")
+                frame = root.locator("xpath=..")
+                frame.scroll_into_view_if_needed()
+                frame.screenshot(path=str(directory / name), animations="disabled")
