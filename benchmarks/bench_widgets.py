@@ -4,9 +4,9 @@ LiveChart on one page.
 What it measures, in one run:
 
 - A hub subprocess (``python -m sse_widgets.cli serve`` on 127.0.0.1, a free port, a random
-  token, ``--allow-origin http://bench.test``), killed by PID at the end.
-- Headless Debian Chromium (Playwright, the project's flags) opens ``http://bench.test/``,
-  a page served by Playwright's request routing from this script and ``sse_widgets/static/``:
+  token, ``--allow-origin`` for the page's origin), killed by PID at the end.
+- Headless Debian Chromium (Playwright, the project's flags) opens a page served by a small
+  HTTP server of this script on another loopback port (the page and ``sse_widgets/static/``):
   the real widget modules (``log.js``, ``chart.js``, the anywidget ESM the notebook loads),
   rendered with a minimal stand-in for anywidget's model, connected directly to the hub
   (cross-origin, token), so both widgets share one EventSource as they do in a notebook.
@@ -41,7 +41,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +60,6 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-ORIGIN = "http://bench.test"
 RATE = 10_000  # events per second, all kinds
 TICK = 0.01
 
@@ -127,7 +128,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_hub(token: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_hub(token: str, origin: str) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(
         [
@@ -140,7 +141,7 @@ def start_hub(token: str) -> tuple[subprocess.Popen[bytes], str]:
             "--token",
             token,
             "--allow-origin",
-            ORIGIN,
+            origin,
             "--history-size",
             "1000",
         ],
@@ -158,20 +159,37 @@ def start_hub(token: str) -> tuple[subprocess.Popen[bytes], str]:
     raise RuntimeError("the hub did not start within 20 s")
 
 
-def serve_page(page: Any, hub: str, token: str) -> None:
-    html = PAGE % {"hub": json.dumps(hub), "token": json.dumps(token)}
+def serve_page(port: int, hub: str, token: str) -> ThreadingHTTPServer:
+    """The bench page and the built modules, on a loopback port, from a daemon thread.
 
-    def handle(route: Any) -> None:
-        path = route.request.url[len(ORIGIN) :].split("?")[0]
-        if path in ("/", ""):
-            route.fulfill(status=200, content_type="text/html", body=html)
-        elif path.startswith("/static/") and (STATIC / path[len("/static/") :]).is_file():
-            body = (STATIC / path[len("/static/") :]).read_bytes()
-            route.fulfill(status=200, content_type="text/javascript", body=body)
-        else:
-            route.fulfill(status=404, body="not found")
+    A real server, not Playwright routing: Chrome's local-network rules let a loopback page
+    reach the loopback hub, not a page whose address it does not know.
+    """
+    html = (PAGE % {"hub": json.dumps(hub), "token": json.dumps(token)}).encode()
 
-    page.route(f"{ORIGIN}/**", handle)
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            name = path[len("/static/") :]
+            if path == "/":
+                body, kind = html, "text/html"
+            elif path.startswith("/static/") and "/" not in name and (STATIC / name).is_file():
+                body, kind = (STATIC / name).read_bytes(), "text/javascript"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def counts(page: Any) -> tuple[int, int]:
@@ -192,7 +210,10 @@ def run(seconds: float) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     token = secrets.token_hex(16)
-    hub, url = start_hub(token)
+    page_port = free_port()
+    origin = f"http://127.0.0.1:{page_port}"
+    hub, url = start_hub(token, origin)
+    server = serve_page(page_port, url, token)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -205,8 +226,7 @@ def run(seconds: float) -> dict[str, Any]:
                     "request",
                     lambda r: streams.append(r.url) if "api/events" in r.url else None,
                 )
-                serve_page(page, url, token)
-                page.goto(f"{ORIGIN}/")
+                page.goto(f"{origin}/")
                 page.wait_for_function(
                     """() => [...document.querySelectorAll('.ssew-root')]
                          .filter((e) => e.dataset.status === 'live').length === 2""",
@@ -236,7 +256,7 @@ def run(seconds: float) -> dict[str, Any]:
                 out, _ = producer.communicate(timeout=seconds + 60)
                 timing = json.loads(out)
                 expected = timing["pairs"]
-                deadline = time.monotonic() + 30
+                deadline = time.monotonic() + float(os.environ.get("BENCH_COUNT_WAIT", 30))
                 while counts(page) != (expected, expected) and time.monotonic() < deadline:
                     time.sleep(0.05)
                 complete_wall = time.time()
@@ -265,6 +285,7 @@ def run(seconds: float) -> dict[str, Any]:
             finally:
                 browser.close()
     finally:
+        server.shutdown()
         if hub.poll() is None:
             os.kill(hub.pid, signal.SIGTERM)
             hub.wait(10)

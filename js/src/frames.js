@@ -50,3 +50,47 @@ function flush() {
     }
   }
 }
+
+const now = () => globalThis.performance?.now?.() ?? Date.now();
+
+/**
+ * A render scheduler for one view that can also slow down: `schedule(minGapMs)` draws at the
+ * next frame, but not sooner than `minGapMs` after the previous draw. A log flooded with
+ * thousands of lines a second redraws ~20 times a second instead of 60, which nobody can
+ * tell apart while reading and which leaves the page's frames to everything else.
+ *
+ * @param {() => void} draw
+ * @returns {{ schedule: (minGapMs?: number) => void, cancel: () => void }}
+ * @example
+ *   const render = throttledRender(draw);
+ *   render.schedule(busy ? 50 : 0);
+ */
+export function throttledRender(draw) {
+  let last = -Infinity;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  let timer = null;
+  let cancelFrame = () => {};
+  const run = () => {
+    last = now();
+    draw();
+  };
+  return {
+    schedule(minGapMs = 0) {
+      if (timer !== null) return; // a delayed draw is coming: it takes everything pending
+      const wait = last + minGapMs - now();
+      if (wait <= 0) {
+        cancelFrame = scheduleRender(run);
+        return;
+      }
+      timer = setTimeout(() => {
+        timer = null;
+        cancelFrame = scheduleRender(run);
+      }, wait);
+    },
+    cancel() {
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      cancelFrame();
+    },
+  };
+}

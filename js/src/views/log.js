@@ -11,7 +11,7 @@
 // Must not: open connections, build HTML from payload text, or draw per event.
 
 import { RingBuffer } from "../buffers.js";
-import { scheduleRender } from "../frames.js";
+import { throttledRender } from "../frames.js";
 import { BASE_CSS, ensureStyles } from "../styles.js";
 
 /** Python's level numbers; names not here sort by their number if the payload has one, else INFO. */
@@ -21,6 +21,11 @@ export const LEVELS = Object.freeze({
 const CHOICES = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"];
 /** Pixels from the bottom that still count as "at the bottom" (zoom makes scrollTop fractional). */
 export const BOTTOM_TOLERANCE = 6;
+/** Under a flood (more new lines per draw than a screen holds) draw at most every 50 ms. */
+const FLOOD_LINES = 40;
+const FLOOD_GAP_MS = 50;
+/** Lines kept in the DOM while following the tail (several screens of a tall log view). */
+export const TAIL_LINES = 150;
 
 const CSS = `
 .ssew-log [hidden] { display: none !important; }
@@ -37,9 +42,12 @@ const CSS = `
 .ssew-log .ssew-status:empty, .ssew-closed:empty { display: none; }
 .ssew-closed { color: var(--ssew-warn); }
 .ssew-log-body { position: relative; }
-.ssew-log-lines { overflow: auto; resize: vertical; min-height: 48px; padding: 2px 0;
+.ssew-log-lines { overflow: auto; resize: vertical; min-height: 48px; padding: 2px 0; contain: content;
   font-family: var(--ssew-mono); font-size: 12px; line-height: 1.5; }
-.ssew-log-line { display: flex; flex-wrap: wrap; column-gap: 8px; padding: 0 8px 0 5px; border-left: 3px solid transparent; }
+/* content-visibility: lines out of view skip style and layout (a full log is ~1000 lines, and
+   at thousands of lines/s the per-frame layout of all of them would take the frame rate) */
+.ssew-log-line { display: flex; flex-wrap: wrap; column-gap: 8px; padding: 0 8px 0 5px; border-left: 3px solid transparent;
+  content-visibility: auto; contain-intrinsic-size: auto 18px; }
 .ssew-log-line:hover { background: var(--ssew-bg2); }
 .ssew-log-time { flex: none; color: var(--ssew-muted); font-variant-numeric: tabular-nums; }
 .ssew-log-levelname { flex: none; width: 8ch; font-weight: 600; }
@@ -143,7 +151,9 @@ export function createLogView(el, options, _host) {
   let unseen = 0; // lines appended while not following
   let count = 0;
   let destroyed = false;
-  let cancelRender = () => {};
+  const render = throttledRender(() => draw());
+  /** Lines the last frame appended: a flood (more than a screenful) slows the redraws. */
+  let lastAdded = 0;
 
   const make = (/** @type {string} */ tag, /** @type {string} */ className, text = "") => {
     const node = doc.createElement(tag);
@@ -193,7 +203,7 @@ export function createLogView(el, options, _host) {
   paintFollow();
 
   function schedule() {
-    if (!destroyed) cancelRender = scheduleRender(draw);
+    if (!destroyed) render.schedule(lastAdded > FLOOD_LINES ? FLOOD_GAP_MS : 0);
   }
 
   /** @param {string} value */
@@ -287,10 +297,14 @@ export function createLogView(el, options, _host) {
 
   /** @param {boolean} on */
   function follow(on) {
+    if (on === following) return;
     following = on;
     if (on) {
       unseen = 0;
-      toBottom();
+      redrawAll = true; // back to the tail, with what arrived while paused
+      draw();
+    } else {
+      expandAbove();
     }
     paintFollow();
   }
@@ -317,24 +331,25 @@ export function createLogView(el, options, _host) {
   function draw() {
     root.dataset.count = String(count);
     const oldest = nextSeq - lines.size;
+    if (!following && !redrawAll) {
+      // Paused (the user scrolled up to read): the DOM stands still; new lines are counted
+      // for the "↓ N new" button and drawn when following resumes.
+      unseen += pending.filter((line) => line.seq >= oldest && passes(line)).length;
+      pending = [];
+      paintCounters();
+      return;
+    }
     if (redrawAll) {
       if (!following) unseen += pending.filter((line) => line.seq >= oldest && passes(line)).length;
-      shown = lines.filter(passes);
+      const matching = lines.filter(passes);
+      shown = following ? matching.slice(-TAIL_LINES) : matching;
       shownHead = 0;
       const fragment = doc.createDocumentFragment();
       for (const line of shown) fragment.appendChild((line.el ??= build(line)));
       list.replaceChildren(droppedNote, emptyNote, fragment);
       redrawAll = false;
+      lastAdded = 0;
     } else {
-      // Dropped lines are the oldest, so they are the first ones shown.
-      while (shownHead < shown.length && shown[shownHead].seq < oldest) {
-        /** @type {HTMLElement} */ (shown[shownHead].el).remove();
-        shownHead += 1;
-      }
-      if (shownHead > 1024 && shownHead * 2 > shown.length) {
-        shown = shown.slice(shownHead);
-        shownHead = 0;
-      }
       const fragment = doc.createDocumentFragment();
       let added = 0;
       for (const line of pending) {
@@ -344,19 +359,50 @@ export function createLogView(el, options, _host) {
         added += 1;
       }
       if (added) list.appendChild(fragment);
-      if (!following) unseen += added;
+      lastAdded = added;
+      // Following, the DOM holds only the tail (the lines above are rebuilt when the user
+      // scrolls up): layout and paint cost per frame stay flat whatever max_lines is.
+      const keepFrom = Math.max(shown.length - TAIL_LINES, 0);
+      while (shownHead < shown.length && (shownHead < keepFrom || shown[shownHead].seq < oldest)) {
+        /** @type {HTMLElement} */ (shown[shownHead].el).remove();
+        shownHead += 1;
+      }
+      if (shownHead > 1024 && shownHead * 2 > shown.length) {
+        shown = shown.slice(shownHead);
+        shownHead = 0;
+      }
     }
     pending = [];
+    paintCounters();
+    if (following) toBottom();
+  }
 
-    const visible = shown.length - shownHead;
+  /** Leaving the tail: put the older lines above what is shown, keeping the view in place. */
+  function expandAbove() {
+    pending.length && draw(); // what arrived up to now is part of what the user reads
+    const first = shown[shownHead];
+    const older = lines.filter((line) => passes(line) && (!first || line.seq < first.seq));
+    if (older.length === 0) return;
+    const fragment = doc.createDocumentFragment();
+    for (const line of older) fragment.appendChild((line.el ??= build(line)));
+    const before = list.scrollHeight;
+    list.insertBefore(fragment, first ? first.el : null);
+    list.scrollTop += list.scrollHeight - before;
+    shown = [...older, ...shown.slice(shownHead)];
+    shownHead = 0;
+  }
+
+  function paintCounters() {
     const total = lines.size;
-    counter.textContent = visible === total ? `${total} line${total === 1 ? "" : "s"}` : `${visible} of ${total} lines`;
-    droppedNote.hidden = dropped === 0;
+    const matching = minLevel <= LEVELS.NOTSET && !needle ? total : lines.filter(passes).length;
+    counter.textContent =
+      matching === total ? `${total} line${total === 1 ? "" : "s"}` : `${matching} of ${total} lines`;
+    // Said at the top of the list, so only when the top is in the DOM.
+    droppedNote.hidden = dropped === 0 || (following && matching > TAIL_LINES);
     droppedNote.textContent = `${dropped} older line${dropped === 1 ? "" : "s"} dropped (max_lines ${lines.capacity})`;
-    emptyNote.hidden = visible > 0;
+    emptyNote.hidden = shown.length - shownHead > 0;
     emptyNote.textContent = total === 0 ? "waiting for log lines…" : "no line matches the filter";
     paintFollow();
-    if (following) toBottom();
   }
 
   return {
@@ -407,7 +453,7 @@ export function createLogView(el, options, _host) {
     },
     destroy() {
       destroyed = true;
-      cancelRender();
+      render.cancel();
       root.remove();
       clear();
     },

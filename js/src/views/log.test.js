@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { describe, expect, it, vi } from "vitest";
 import { XSS, fakeScroll, meta, mount, useFrames } from "../../test/views-helpers.js";
-import { BOTTOM_TOLERANCE, createLogView, formatClock, levelNumber } from "./log.js";
+import { BOTTOM_TOLERANCE, TAIL_LINES, createLogView, formatClock, levelNumber } from "./log.js";
 
 const { nextFrame, pending } = useFrames();
 
@@ -164,16 +164,35 @@ describe("createLogView", () => {
     expect(q(".ssew-log-dropped").textContent).toBe("20 older lines dropped (max_lines 10)");
   });
 
-  it("builds only the lines it keeps when 10,000 arrive between two frames", () => {
-    const { log, messages } = setup({ max_lines: 1000 });
+  it("builds only the tail it shows when 10,000 arrive between two frames", () => {
+    const { log, messages, q } = setup({ max_lines: 1000 });
     const made = vi.spyOn(document, "createElement");
     for (let i = 0; i < 10_000; i += 1) log(`m${i}`);
     expect(made).not.toHaveBeenCalled();
     nextFrame();
-    expect(messages()).toHaveLength(1000);
-    expect(messages()[0]).toBe("m9000");
-    expect(made.mock.calls.filter(([tag]) => tag === "div")).toHaveLength(1000);
+    expect(messages()).toHaveLength(TAIL_LINES);
+    expect(messages()[0]).toBe(`m${10_000 - TAIL_LINES}`);
+    expect(made.mock.calls.filter(([tag]) => tag === "div")).toHaveLength(TAIL_LINES);
+    expect(q(".ssew-log-count").textContent).toBe("1000 lines");
     made.mockRestore();
+  });
+
+  it("keeps only the tail in the DOM while following, and shows every kept line once paused", () => {
+    const { log, messages, list, q } = setup({ max_lines: 1000 });
+    fakeScroll(list, { scrollHeight: 5000, clientHeight: 300 });
+    for (let i = 0; i < 400; i += 1) log(`m${i}`);
+    nextFrame();
+    for (let i = 400; i < 600; i += 1) log(`m${i}`);
+    nextFrame();
+    expect(messages()).toEqual(Array.from({ length: TAIL_LINES }, (_, i) => `m${600 - TAIL_LINES + i}`));
+    q(".ssew-log-follow").click(); // pause: the lines above come back, in order
+    expect(messages()).toEqual(Array.from({ length: 600 }, (_, i) => `m${i}`));
+    for (let i = 600; i < 610; i += 1) log(`m${i}`);
+    nextFrame();
+    expect(messages()).toHaveLength(600); // paused: the DOM stands still
+    expect(q(".ssew-log-new").textContent).toBe("↓ 10 new");
+    q(".ssew-log-new").click();
+    expect(messages()).toEqual(Array.from({ length: TAIL_LINES }, (_, i) => `m${610 - TAIL_LINES + i}`));
   });
 
   it("follows the tail while at the bottom, stops when the user scrolls up, resumes with ↓ N new", () => {
