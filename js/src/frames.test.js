@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { scheduleRender } from "./frames.js";
+import { scheduleRender, throttledRender } from "./frames.js";
 
 describe("scheduleRender with requestAnimationFrame", () => {
   /** @type {FrameRequestCallback[]} */
@@ -98,5 +98,35 @@ describe("scheduleRender without requestAnimationFrame", () => {
     expect(draw).not.toHaveBeenCalled();
     vi.advanceTimersByTime(1);
     expect(draw).toHaveBeenCalledOnce();
+  });
+});
+
+describe("throttledRender", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+    vi.unstubAllGlobals();
+  });
+
+  it("draws at the next frame, and no sooner than the gap after the previous draw", () => {
+    vi.useFakeTimers();
+    vi.stubGlobal("requestAnimationFrame", undefined); // frames fall back to a 16 ms timer
+    const draw = vi.fn();
+    const render = throttledRender(draw);
+    render.schedule(50);
+    vi.advanceTimersByTime(16);
+    expect(draw).toHaveBeenCalledTimes(1); // nothing drawn before: no wait
+    render.schedule(50);
+    render.schedule(50); // coalesced with the pending one
+    vi.advanceTimersByTime(40);
+    expect(draw).toHaveBeenCalledTimes(1);
+    vi.advanceTimersByTime(40);
+    expect(draw).toHaveBeenCalledTimes(2);
+    render.schedule(0); // no gap asked: next frame
+    vi.advanceTimersByTime(16);
+    expect(draw).toHaveBeenCalledTimes(3);
+    render.schedule(50);
+    render.cancel();
+    vi.advanceTimersByTime(200);
+    expect(draw).toHaveBeenCalledTimes(3);
   });
 });
