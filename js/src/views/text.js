@@ -26,7 +26,7 @@ const CSS = `
 .ssew-text-stream { border-left: 2px solid var(--ssew-border); padding-left: 10px; }
 .ssew-text-label { font-size: 11px; font-weight: 600; letter-spacing: 0.02em; color: var(--ssew-muted); margin-bottom: 2px; }
 .ssew-text-body { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.55; max-height: 400px; overflow: auto; }
-.ssew-text-truncated { display: block; font-size: 11px; font-style: italic; color: var(--ssew-muted); }
+.ssew-text-truncated { font-size: 11px; font-style: italic; color: var(--ssew-muted); }
 /* The caret shows for 1.5 s after each delta: every frame with new text flips data-tick between
    a and b, which swaps the animation name and so restarts the fade. No timers. */
 .ssew-text-stream[data-tick] .ssew-text-body::after { content: "▍"; color: var(--ssew-accent); visibility: hidden; }
@@ -48,8 +48,9 @@ const CSS = `
  * @typedef {object} StreamDom
  * @property {HTMLElement} el the `.ssew-text-stream` block
  * @property {HTMLElement} label
- * @property {HTMLElement} body scroll container: the truncation note, then text nodes only
- * @property {HTMLElement} note
+ * @property {HTMLElement} note says how much of the head was cut (above the body)
+ * @property {HTMLElement} body scroll container holding text nodes only: its textContent is
+ *   exactly the stream's kept text (tests and readers rely on it)
  *
  * @typedef {object} Stream
  * @property {string} name
@@ -150,11 +151,10 @@ export function createTextView(el, options, _host) {
       el: make("div", "ssew-text-stream"),
       label: make("div", "ssew-text-label", s.name || "(unnamed)"),
       body: make("div", "ssew-text-body"),
-      note: make("span", "ssew-text-truncated"),
+      note: make("div", "ssew-text-truncated"),
     };
     dom.el.dataset.stream = s.name;
-    dom.el.append(dom.label, dom.body);
-    dom.body.appendChild(dom.note);
+    dom.el.append(dom.label, dom.note, dom.body);
     applyHeight(dom.body);
     // Follow the end while the reader is there; stop when they scroll up, resume at the bottom.
     dom.body.addEventListener("scroll", () => {
@@ -176,7 +176,7 @@ export function createTextView(el, options, _host) {
     const { el: block, body, note } = /** @type {StreamDom} */ (s.dom);
     trimText(s);
     if (s.rebuild || s.nodes >= MERGE_AFTER) {
-      body.replaceChildren(note, doc.createTextNode(s.text));
+      body.replaceChildren(doc.createTextNode(s.text));
       s.nodes = 1;
       s.domChars = s.text.length;
       s.rebuild = false;
@@ -188,8 +188,8 @@ export function createTextView(el, options, _host) {
     s.pending = "";
     // Cut the DOM's head to the same tail as `text`: whole nodes first, then part of one.
     let excess = s.domChars - s.text.length;
-    while (excess > 0 && note.nextSibling) {
-      const node = /** @type {Text} */ (note.nextSibling);
+    while (excess > 0 && body.firstChild) {
+      const node = /** @type {Text} */ (body.firstChild);
       const cut = Math.min(excess, node.length);
       if (cut === node.length) {
         node.remove();
@@ -200,7 +200,7 @@ export function createTextView(el, options, _host) {
     }
     block.dataset.chars = String(s.text.length);
     note.hidden = s.dropped === 0;
-    note.textContent = `… ${s.dropped} earlier character${s.dropped === 1 ? "" : "s"} dropped (max_chars ${maxChars})`;
+    note.textContent = s.dropped === 0 ? "" : `… ${s.dropped} earlier character${s.dropped === 1 ? "" : "s"} dropped (max_chars ${maxChars})`;
     if (s.typed) block.dataset.tick = block.dataset.tick === "a" ? "b" : "a";
     s.typed = false;
     if (s.following) body.scrollTop = body.scrollHeight;

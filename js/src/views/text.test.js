@@ -16,8 +16,12 @@ function setup(options = {}) {
     [...root.querySelectorAll(".ssew-text-stream")].find((b) => /** @type {HTMLElement} */ (b).dataset.stream === stream));
   /** @param {string} stream */
   const body = (stream) => /** @type {HTMLElement} */ (block(stream).querySelector(".ssew-text-body"));
-  /** The stream's text as shown: its text nodes, without the truncation note. @param {string} stream */
-  const shown = (stream) => textNodes(body(stream)).map((n) => n.data).join("");
+  /** The stream's text as shown; the body holds nothing else. @param {string} stream */
+  const shown = (stream) => {
+    const text = body(stream).textContent;
+    expect(textNodes(body(stream)).map((n) => n.data).join("")).toBe(text);
+    return text;
+  };
   const names = () => [...root.querySelectorAll(".ssew-text-stream")].map((b) => /** @type {HTMLElement} */ (b).dataset.stream);
   return { ...mounted, say, block, body, shown, names };
 }
@@ -112,7 +116,7 @@ describe("createTextView", () => {
     const { say, shown, block, body } = setup({ max_chars: 10 });
     say("0123456");
     nextFrame();
-    const note = /** @type {HTMLElement} */ (body("answer").querySelector(".ssew-text-truncated"));
+    const note = /** @type {HTMLElement} */ (block("answer").querySelector(".ssew-text-truncated"));
     expect(note.hidden).toBe(true);
     say("789ab");
     nextFrame();
