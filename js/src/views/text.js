@@ -5,9 +5,11 @@
 //   view.onEvent("text", { stream: "answer", delta: "Once" }, meta);
 //   view.onEvent("text", { stream: "answer", reset: true }, meta);
 //
-// A frame appends one text node holding the deltas since the last frame: the browser lays out
-// the new text only, never the whole stream again (re-setting textContent would). Each stream
-// keeps its last `max_chars` characters.
+// A frame appends one text node holding the deltas since the last frame (re-setting textContent
+// would make the browser lay the whole stream out again). The text is cut into blocks of about
+// CHUNK_CHARS at line ends, so a frame lays out the last block only, and blocks out of view skip
+// layout (content-visibility): a 1,000,000-character stream costs a frame what a short one does.
+// Each stream keeps its last `max_chars` characters.
 //
 // Must not: open connections, build HTML from payload text, or draw per event.
 
@@ -16,8 +18,10 @@ import { BASE_CSS, ensureStyles } from "../styles.js";
 
 /** Streams kept per view, oldest dropped first: names made per request must not pile up. */
 export const MAX_STREAMS = 64;
-/** Text nodes in a stream before they are merged into one (memory per node, once in a while). */
-const MERGE_AFTER = 1024;
+/** A new block starts at the first line end after this many characters in the last one. */
+export const CHUNK_CHARS = 2000;
+/** Text nodes in a block before they are merged into one (memory per node, once in a while). */
+const MERGE_AFTER = 256;
 const BOTTOM_TOLERANCE = 6; // px, as in the log view
 
 const CSS = `
@@ -26,18 +30,19 @@ const CSS = `
 .ssew-text-stream { border-left: 2px solid var(--ssew-border); padding-left: 10px; }
 .ssew-text-label { font-size: 11px; font-weight: 600; letter-spacing: 0.02em; color: var(--ssew-muted); margin-bottom: 2px; }
 .ssew-text-body { white-space: pre-wrap; overflow-wrap: anywhere; line-height: 1.55; max-height: 400px; overflow: auto; }
+.ssew-text-chunk { content-visibility: auto; contain-intrinsic-size: auto 300px; }
 .ssew-text-truncated { font-size: 11px; font-style: italic; color: var(--ssew-muted); }
 /* The caret shows for 1.5 s after each delta: every frame with new text flips data-tick between
    a and b, which swaps the animation name and so restarts the fade. No timers. */
-.ssew-text-stream[data-tick] .ssew-text-body::after { content: "▍"; color: var(--ssew-accent); visibility: hidden; }
-.ssew-text-stream[data-tick="a"] .ssew-text-body::after { animation: ssew-caret-a 1.5s linear forwards, ssew-blink 1s step-end infinite; }
-.ssew-text-stream[data-tick="b"] .ssew-text-body::after { animation: ssew-caret-b 1.5s linear forwards, ssew-blink 1s step-end infinite; }
+.ssew-text-stream[data-tick] .ssew-text-chunk:last-child::after { content: "▍"; color: var(--ssew-accent); visibility: hidden; }
+.ssew-text-stream[data-tick="a"] .ssew-text-chunk:last-child::after { animation: ssew-caret-a 1.5s linear forwards, ssew-blink 1s step-end infinite; }
+.ssew-text-stream[data-tick="b"] .ssew-text-chunk:last-child::after { animation: ssew-caret-b 1.5s linear forwards, ssew-blink 1s step-end infinite; }
 @keyframes ssew-caret-a { from, 99% { visibility: visible; } to { visibility: hidden; } }
 @keyframes ssew-caret-b { from, 99% { visibility: visible; } to { visibility: hidden; } }
 @keyframes ssew-blink { 50% { opacity: 0; } }
 @media (prefers-reduced-motion: reduce) {
-  .ssew-text-stream[data-tick="a"] .ssew-text-body::after { animation: ssew-caret-a 1.5s linear forwards; }
-  .ssew-text-stream[data-tick="b"] .ssew-text-body::after { animation: ssew-caret-b 1.5s linear forwards; }
+  .ssew-text-stream[data-tick="a"] .ssew-text-chunk:last-child::after { animation: ssew-caret-a 1.5s linear forwards; }
+  .ssew-text-stream[data-tick="b"] .ssew-text-chunk:last-child::after { animation: ssew-caret-b 1.5s linear forwards; }
 }
 .ssew-text .ssew-empty, .ssew-text .ssew-foot { color: var(--ssew-muted); font-size: 12px; }
 .ssew-text .ssew-foot { display: flex; gap: 8px; }
@@ -49,8 +54,8 @@ const CSS = `
  * @property {HTMLElement} el the `.ssew-text-stream` block
  * @property {HTMLElement} label
  * @property {HTMLElement} note says how much of the head was cut (above the body)
- * @property {HTMLElement} body scroll container holding text nodes only: its textContent is
- *   exactly the stream's kept text (tests and readers rely on it)
+ * @property {HTMLElement} body scroll container holding the text's blocks (`.ssew-text-chunk`)
+ *   only: its textContent is exactly the stream's kept text (tests and readers rely on it)
  *
  * @typedef {object} Stream
  * @property {string} name
@@ -60,8 +65,9 @@ const CSS = `
  * @property {boolean} rebuild the DOM must be made again from `text`
  * @property {boolean} typed a delta came since the last frame (restarts the caret)
  * @property {boolean} following keep the end in view
- * @property {number} nodes text nodes in the body
- * @property {number} domChars characters in those nodes
+ * @property {number} domChars characters in the body
+ * @property {HTMLElement | null} tail the last block, where text is appended
+ * @property {number} tailNodes text nodes in `tail`
  * @property {StreamDom | null} dom present while shown
  */
 
@@ -93,6 +99,8 @@ export function createTextView(el, options, _host) {
   const streams = new Map();
   /** @type {Set<Stream>} */
   const dirty = new Set();
+  /** @type {WeakMap<HTMLElement, number>} characters per block (no textContent reads per frame) */
+  const sizes = new WeakMap();
   let structureChanged = true;
   let count = 0;
   let destroyed = false;
@@ -171,33 +179,79 @@ export function createTextView(el, options, _host) {
     body.style.maxHeight = fixed ? "none" : ""; // "auto": the stylesheet's max-height
   }
 
+  /**
+   * Append `text` to the stream's last block; start a new block at the first line end once the
+   * block holds CHUNK_CHARS (cutting after a "\n" renders exactly as one pre-wrap block would).
+   * @param {Stream} s
+   * @param {string} text
+   */
+  function append(s, text) {
+    const { body } = /** @type {StreamDom} */ (s.dom);
+    while (text) {
+      let tail = s.tail;
+      const size = tail ? /** @type {number} */ (sizes.get(tail)) : 0;
+      if (!tail || (size >= CHUNK_CHARS && tail.lastChild?.textContent?.endsWith("\n"))) {
+        tail = s.tail = make("div", "ssew-text-chunk");
+        body.appendChild(tail);
+        s.tailNodes = 0;
+        sizes.set(tail, 0);
+      }
+      const room = CHUNK_CHARS - (sizes.get(tail) ?? 0);
+      const lineEnd = text.length > room ? text.indexOf("\n", Math.max(room - 1, 0)) : -1;
+      const part = lineEnd >= 0 ? text.slice(0, lineEnd + 1) : text;
+      text = text.slice(part.length);
+      tail.appendChild(doc.createTextNode(part));
+      sizes.set(tail, (sizes.get(tail) ?? 0) + part.length);
+      s.domChars += part.length;
+      s.tailNodes += 1;
+      if (s.tailNodes >= MERGE_AFTER) {
+        tail.replaceChildren(doc.createTextNode(/** @type {string} */ (tail.textContent)));
+        s.tailNodes = 1;
+      }
+    }
+  }
+
+  /** Cut the DOM's head to the tail kept in `s.text`: whole blocks first, then within one. @param {Stream} s */
+  function trimHead(s) {
+    const { body } = /** @type {StreamDom} */ (s.dom);
+    let excess = s.domChars - s.text.length;
+    while (excess > 0 && body.firstChild) {
+      const block = /** @type {HTMLElement} */ (body.firstChild);
+      const size = /** @type {number} */ (sizes.get(block));
+      if (size <= excess) {
+        block.remove();
+        if (block === s.tail) s.tail = null;
+        excess -= size;
+        s.domChars -= size;
+        continue;
+      }
+      while (excess > 0 && block.firstChild) {
+        const node = /** @type {Text} */ (block.firstChild);
+        const cut = Math.min(excess, node.length);
+        if (cut === node.length) {
+          node.remove();
+          if (block === s.tail) s.tailNodes -= 1;
+        } else node.deleteData(0, cut);
+        sizes.set(block, /** @type {number} */ (sizes.get(block)) - cut);
+        excess -= cut;
+        s.domChars -= cut;
+      }
+    }
+  }
+
   /** @param {Stream} s */
   function paint(s) {
     const { el: block, body, note } = /** @type {StreamDom} */ (s.dom);
     trimText(s);
-    if (s.rebuild || s.nodes >= MERGE_AFTER) {
-      body.replaceChildren(doc.createTextNode(s.text));
-      s.nodes = 1;
-      s.domChars = s.text.length;
+    if (s.rebuild) {
+      body.replaceChildren();
+      s.tail = null;
+      s.domChars = 0;
+      append(s, s.text);
       s.rebuild = false;
-    } else if (s.pending) {
-      body.appendChild(doc.createTextNode(s.pending));
-      s.nodes += 1;
-      s.domChars += s.pending.length;
-    }
+    } else if (s.pending) append(s, s.pending);
     s.pending = "";
-    // Cut the DOM's head to the same tail as `text`: whole nodes first, then part of one.
-    let excess = s.domChars - s.text.length;
-    while (excess > 0 && body.firstChild) {
-      const node = /** @type {Text} */ (body.firstChild);
-      const cut = Math.min(excess, node.length);
-      if (cut === node.length) {
-        node.remove();
-        s.nodes -= 1;
-      } else node.deleteData(0, cut);
-      excess -= cut;
-      s.domChars -= cut;
-    }
+    trimHead(s);
     block.dataset.chars = String(s.text.length);
     note.hidden = s.dropped === 0;
     note.textContent = s.dropped === 0 ? "" : `… ${s.dropped} earlier character${s.dropped === 1 ? "" : "s"} dropped (max_chars ${maxChars})`;
@@ -241,7 +295,7 @@ export function createTextView(el, options, _host) {
         let s = streams.get(streamName);
         if (!s) {
           s = { name: streamName, text: "", dropped: 0, pending: "", rebuild: true, typed: false, following: true,
-            nodes: 0, domChars: 0, dom: null };
+            domChars: 0, tail: null, tailNodes: 0, dom: null };
           streams.set(streamName, s);
           structureChanged = true;
           if (streams.size > MAX_STREAMS) streams.delete(/** @type {string} */ (streams.keys().next().value));

@@ -1,7 +1,7 @@
 // @vitest-environment happy-dom
 import { describe, expect, it } from "vitest";
 import { XSS, fakeScroll, meta, mount, useFrames } from "../../test/views-helpers.js";
-import { MAX_STREAMS, createTextView } from "./text.js";
+import { CHUNK_CHARS, MAX_STREAMS, createTextView } from "./text.js";
 
 const { nextFrame, pending } = useFrames();
 
@@ -26,9 +26,13 @@ function setup(options = {}) {
   return { ...mounted, say, block, body, shown, names };
 }
 
-/** @param {HTMLElement} el */
-function textNodes(el) {
-  return /** @type {Text[]} */ ([...el.childNodes].filter((n) => n.nodeType === 3));
+/** The text nodes of a stream's body, which holds blocks of text nodes and nothing else. @param {HTMLElement} body */
+function textNodes(body) {
+  const blocks = [...body.childNodes];
+  expect(blocks.every((b) => /** @type {HTMLElement} */ (b).className === "ssew-text-chunk")).toBe(true);
+  const nodes = blocks.flatMap((b) => [...b.childNodes]);
+  expect(nodes.every((n) => n.nodeType === 3)).toBe(true);
+  return /** @type {Text[]} */ (nodes);
 }
 
 describe("createTextView", () => {
@@ -128,6 +132,49 @@ describe("createTextView", () => {
     nextFrame();
     expect(shown("answer")).toBe("ghijklmnop");
     expect(note.textContent).toBe("… 16 earlier characters dropped (max_chars 10)");
+  });
+
+  it("cuts a long stream into blocks at line ends, appending to the last block only", () => {
+    const { say, shown, body } = setup();
+    const line = `${"x".repeat(99)}\n`;
+    let sent = "";
+    for (let frame = 0; frame < 50; frame += 1) {
+      for (let i = 0; i < 3; i += 1) {
+        say(line);
+        sent += line;
+      }
+      nextFrame();
+    }
+    say("no line end yet");
+    sent += "no line end yet";
+    nextFrame();
+    expect(shown("answer")).toBe(sent);
+    const blocks = [...body("answer").children].map((b) => b.textContent ?? "");
+    expect(blocks.length).toBe(Math.ceil(sent.length / CHUNK_CHARS));
+    for (const block of blocks.slice(0, -1)) {
+      expect(block.endsWith("\n")).toBe(true);
+      expect(block.length).toBeGreaterThanOrEqual(CHUNK_CHARS);
+      expect(block.length).toBeLessThan(CHUNK_CHARS + line.length);
+    }
+    const before = body("answer").firstElementChild;
+    say("!");
+    nextFrame();
+    expect(body("answer").firstElementChild).toBe(before);
+  });
+
+  it("drops whole blocks from the head, then cuts within one", () => {
+    const { say, shown, body, block } = setup({ max_chars: CHUNK_CHARS * 2 });
+    const line = `${"y".repeat(49)}\n`;
+    let sent = "";
+    for (let i = 0; i < 200; i += 1) {
+      say(line);
+      sent += line;
+      if (i % 10 === 9) nextFrame();
+    }
+    nextFrame();
+    expect(shown("answer")).toBe(sent.slice(-CHUNK_CHARS * 2));
+    expect(block("answer").dataset.chars).toBe(String(CHUNK_CHARS * 2));
+    expect(body("answer").children.length).toBeLessThanOrEqual(3);
   });
 
   it("stays bounded when many deltas come without a frame (hidden tab)", () => {
