@@ -497,6 +497,25 @@ def widget_state(page: Any) -> dict[str, Any]:
     return dict(page.evaluate(_WIDGET_STATE_JS))
 
 
+def scroll_log_to_top(page: Any, timeout: float = 10) -> None:
+    """Scroll the (first top-level) LogView up to its first line, as a reader would.
+
+    While it follows the tail a LogView keeps only the newest lines in the DOM; scrolling up
+    stops following and puts every kept line in. A view that stopped following earlier
+    first follows again, so the lines that came since are drawn too. Needs more lines than
+    the view shows (a log that does not scroll has all its lines in the DOM anyway).
+    """
+    root = ".ssew-root[data-widget=log][data-transport]"
+    follow = page.locator(f"{root} .ssew-log-follow")
+    if follow.get_attribute("aria-pressed") == "false":
+        follow.click()
+        page.wait_for_selector(f"{root} .ssew-log-follow[aria-pressed=true]", timeout=5000)
+    page.locator(f"{root} .ssew-log-lines").evaluate("(list) => { list.scrollTop = 0; }")
+    page.wait_for_selector(
+        f"{root} .ssew-log-follow[aria-pressed=false]", state="attached", timeout=timeout * 1000
+    )
+
+
 class StreamRequests:
     """The page's requests to the hub's multiplexed stream, and which of them are still open.
 

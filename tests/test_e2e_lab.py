@@ -19,6 +19,7 @@ from jupyter_app import (
     run_all_cells,
     running_jupyter,
     save_notebook,
+    scroll_log_to_top,
     wait_widgets,
     widget_state,
 )
@@ -77,6 +78,7 @@ def test_four_widgets_show_every_event_over_one_stream(tmp_path):
             arg=len("".join(TOKENS)),
             timeout=30_000,
         )
+        scroll_log_to_top(page)  # the log keeps only its tail in the DOM while following
         state = widget_state(page)
 
         [bar] = state["bars"]
@@ -146,8 +148,9 @@ def test_a_reloaded_page_shows_what_came_before_and_loses_nothing(tmp_path):
             arg=before,
             timeout=30_000,
         )
-        again = widget_state(page)
         still_running = producer.poll() is None
+        scroll_log_to_top(page)  # the log keeps only its tail in the DOM while following
+        again = widget_state(page)
         assert again["lines"][:before] == [
             {"level": "INFO", "message": f"line {i}"} for i in range(1, before + 1)
         ], "the reloaded page does not show what came before"
@@ -159,6 +162,7 @@ def test_a_reloaded_page_shows_what_came_before_and_loses_nothing(tmp_path):
             " === '2000'",
             timeout=30_000,
         )
+        scroll_log_to_top(page)  # the log keeps only its tail in the DOM while following
         state = widget_state(page)
         assert [line["message"] for line in state["lines"]] == [
             f"line {i}" for i in range(1, 2001)

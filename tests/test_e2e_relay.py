@@ -13,6 +13,7 @@ from jupyter_app import (
     open_notebook,
     run_all_cells,
     running_jupyter,
+    scroll_log_to_top,
     transports,
     wait_widgets,
     widget_state,
@@ -84,6 +85,7 @@ def test_widgets_fall_back_to_the_kernel_relay(tmp_path):
             arg=len(expected_text),
             timeout=10_000,
         )
+        scroll_log_to_top(page)  # the log keeps only its tail in the DOM while following
         state = widget_state(page)
         [bar] = state["bars"]
         assert (bar["count"], bar["state"]) == ("400/400", "done")

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import time
 
-from jupyter_app import chromium, login, new_page, running_jupyter, wait_widgets, widget_state
+from jupyter_app import (
+    chromium,
+    login,
+    new_page,
+    running_jupyter,
+    scroll_log_to_top,
+    wait_widgets,
+    widget_state,
+)
 
 STEPS = 150
 
@@ -66,6 +74,7 @@ def test_two_voila_viewers_see_the_events_live(tmp_path):
             )
             intermediate = sorted(v for v in values if 0 < v < STEPS)
             assert len(intermediate) >= 3, f"the viewer did not update live: saw {values}"
+            scroll_log_to_top(page)  # the log keeps only its tail in the DOM while following
             state = widget_state(page)
             [bar] = state["bars"]
             assert (bar["count"], bar["state"]) == (f"{STEPS}/{STEPS}", "done")
