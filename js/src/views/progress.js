@@ -10,109 +10,14 @@
 
 import { scheduleRender } from "../frames.js";
 import { BASE_CSS, ensureStyles } from "../styles.js";
+import { formatDuration, formatNumber, formatRate } from "./format.js";
+import { CSS } from "./progress-css.js";
+
+export { formatDuration, formatNumber, formatRate };
 
 /** Bars kept per view: a loop that opens a child bar per epoch must not grow the page forever. */
 export const MAX_BARS = 200;
 
-const CSS = `
-.ssew-progress [hidden] { display: none !important; }
-.ssew-progress { padding: 2px 0; line-height: 18px; container-type: inline-size; }
-/* One grid for all bars, each row a subgrid: tracks and numbers line up like a table. Cells
-   always exist (emptied, not removed), so no row shifts a column. */
-.ssew-bars, .ssew-bar, .ssew-bar-line { display: grid; column-gap: 8px; align-items: center;
-  grid-template-columns: fit-content(40%) minmax(60px, 1fr) repeat(6, auto); }
-@supports (grid-template-columns: subgrid) {
-  .ssew-bar, .ssew-bar-line { grid-template-columns: subgrid; }
-}
-.ssew-bars { row-gap: 3px; }
-.ssew-bar, .ssew-bar-line, .ssew-bar-sub { grid-column: 1 / -1; }
-.ssew-bar-line { white-space: nowrap; }
-.ssew-bar-label { display: flex; align-items: center; gap: 6px; min-width: 0; overflow: hidden;
-  padding-left: calc(var(--ssew-depth, 0) * 16px); }
-.ssew-bar-desc { min-width: 0; overflow: hidden; text-overflow: ellipsis; }
-.ssew-bar-desc:empty, .ssew-bar-phase:empty { display: none; }
-.ssew-bar-phase { flex: none; color: var(--ssew-muted); font-size: 11px; border: 1px solid var(--ssew-border); border-radius: 8px; padding: 0 6px; line-height: 15px; }
-.ssew-bar-track { height: 8px; position: relative; overflow: hidden; border-radius: 4px; background: var(--ssew-bg2); box-shadow: inset 0 0 0 1px var(--ssew-border); }
-.ssew-bar:not([data-depth="0"]) .ssew-bar-track { height: 6px; }
-.ssew-bar:not([data-depth="0"]) .ssew-bar-line { font-size: 12px; }
-.ssew-bar-fill { height: 100%; width: 0; border-radius: 4px; background: var(--ssew-accent); transition: width 0.15s linear; }
-.ssew-bar[data-state="done"] .ssew-bar-fill { background: var(--ssew-ok); }
-.ssew-bar[data-state="error"] .ssew-bar-fill { background: var(--ssew-err); }
-.ssew-bar[data-state="cancelled"] .ssew-bar-fill { background: var(--ssew-warn); opacity: 0.7; }
-.ssew-bar.ssew-indeterminate .ssew-bar-fill { position: absolute; width: 30%; animation: ssew-indeterminate 1.4s ease-in-out infinite; transition: none; }
-@keyframes ssew-indeterminate { from { left: -30%; } to { left: 100%; } }
-@media (prefers-reduced-motion: reduce) { .ssew-bar.ssew-indeterminate .ssew-bar-fill { animation: none; left: 35%; } .ssew-bar-fill { transition: none; } }
-.ssew-bar-pct, .ssew-bar-count, .ssew-bar-rate, .ssew-bar-eta { text-align: right; font-variant-numeric: tabular-nums; }
-.ssew-bar-pct { min-width: 4ch; }
-.ssew-bar-rate, .ssew-bar-eta { color: var(--ssew-muted); font-size: 12px; }
-@container (max-width: 460px) { .ssew-bar-rate, .ssew-bar-eta { display: none; } }
-.ssew-bar-outcome { font-size: 12px; font-variant-numeric: tabular-nums; color: var(--ssew-ok); }
-.ssew-bar-failmark, .ssew-bar-failed { color: var(--ssew-muted); }
-.ssew-has-failed .ssew-bar-failmark, .ssew-has-failed .ssew-bar-failed { color: var(--ssew-err); }
-.ssew-cancel { font: inherit; font-size: 11px; line-height: 14px; padding: 0 6px; border-radius: 3px; cursor: pointer;
-  color: var(--ssew-muted); background: transparent; border: 1px solid var(--ssew-border); }
-.ssew-cancel:hover:not(:disabled) { color: var(--ssew-err); border-color: var(--ssew-err); }
-.ssew-cancel:disabled { cursor: default; font-style: italic; }
-.ssew-bar-sub { font-size: 12px; padding-left: calc(var(--ssew-depth, 0) * 16px + 2px); color: var(--ssew-muted); white-space: pre-wrap; overflow-wrap: anywhere; }
-.ssew-bar[data-state="error"] .ssew-bar-msg, .ssew-cancel-error { color: var(--ssew-err); }
-.ssew-bar[data-state="cancelled"] .ssew-bar-msg { color: var(--ssew-warn); }
-.ssew-bar-msg:empty, .ssew-cancel-error:empty { display: none; }
-.ssew-bar-errors summary { cursor: pointer; color: var(--ssew-err); }
-.ssew-bar-errors ol { margin: 2px 0 2px 18px; padding: 0; font-family: var(--ssew-mono); font-size: 11px; color: var(--ssew-fg); }
-.ssew-empty, .ssew-foot { color: var(--ssew-muted); font-size: 12px; }
-.ssew-foot { display: flex; gap: 8px; }
-.ssew-closed { color: var(--ssew-warn); }
-`;
-
-/**
- * A count as tqdm shows it: integers as they are, other numbers with at most 2 decimals.
- * @param {unknown} value
- * @example formatNumber(1000) // "1000";  formatNumber(2.456) // "2.46"
- */
-export function formatNumber(value) {
-  if (typeof value !== "number" || !Number.isFinite(value)) return "?";
-  if (Number.isInteger(value)) return String(value);
-  return String(Math.round(value * 100) / 100);
-}
-
-/**
- * A rate or magnitude in a short, steady width: 8.12, 81.2, 812, 12.3k, 4.56M.
- * @param {number} x a positive finite number
- */
-function compact(x) {
-  if (x >= 1e9) return `${(x / 1e9).toFixed(x >= 1e11 ? 0 : 2)}G`;
-  if (x >= 1e6) return `${(x / 1e6).toFixed(x >= 1e8 ? 0 : 2)}M`;
-  if (x >= 1e4) return `${(x / 1e3).toFixed(x >= 1e5 ? 0 : 1)}k`;
-  if (x >= 100) return x.toFixed(0);
-  return x.toFixed(x >= 10 ? 1 : 2);
-}
-
-/**
- * Rate as tqdm says it: "812 it/s", and "2.50 s/it" below one unit per second.
- * @param {unknown} rate units per second, or null when not known yet
- * @param {string} unit
- * @example formatRate(0.4, "it") // "2.50 s/it"
- */
-export function formatRate(rate, unit) {
-  if (typeof rate !== "number" || !Number.isFinite(rate)) return `? ${unit}/s`;
-  if (rate <= 0) return `0 ${unit}/s`;
-  if (rate < 1) return `${compact(1 / rate)} s/${unit}`;
-  return `${compact(rate)} ${unit}/s`;
-}
-
-/**
- * Seconds as "M:SS", or "H:MM:SS" from an hour on.
- * @param {number} seconds
- * @example formatDuration(75) // "1:15"
- */
-export function formatDuration(seconds) {
-  const total = Math.max(0, Math.round(seconds));
-  const s = total % 60;
-  const m = Math.floor(total / 60) % 60;
-  const h = Math.floor(total / 3600);
-  const ss = String(s).padStart(2, "0");
-  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
-}
 
 /**
  * @typedef {object} BarRow the DOM of one bar, made once and then only updated
