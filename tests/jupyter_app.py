@@ -366,7 +366,7 @@ def new_page(browser: Any, width: int = 1280, height: int = 1000) -> Any:
     page = context.new_page()
     page.errors = []
     page.console = []
-    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.on("pageerror", lambda error: page.errors.append(f"{error}\n{error.stack or ''}"))
     page.on("console", lambda message: page.console.append(f"{message.type}: {message.text}"))
     if hasattr(browser, "test_pages"):
         browser.test_pages.append(page)
