@@ -1,0 +1,341 @@
+"""Every fenced code block of README.md and docs/*.md works as shown (issue 5).
+
+The rules, per the block's language (every block must name one):
+
+- ``python``: run. A file's python blocks run in order in one fresh interpreter, like the
+  cells of one notebook: names carry over from block to block, a block may use top-level
+  ``await`` (run with asyncio, as IPython does), and ``display`` is IPython's. A real
+  ``sse-widgets serve`` hub is running and the child's environment points at it
+  (``SSE_WIDGETS_URL`` / ``SSE_WIDGETS_TOKEN``, as in a kernel Jupyter starts). The file
+  fails if a block raises, if anything is written to stderr (a publisher's warning about an
+  unreachable hub included), or if the events it published did not all reach the hub.
+  Widgets need no kernel: anywidget objects are created outside one.
+- ``json``: one JSON value, or one per line (NDJSON); ``jsonl``/``ndjson``: one per line;
+  ``yaml``: parses; ``toml``: parses.
+- ``bash``/``sh``/``shell``/``console``: not run, but every ``sse-widgets`` command in it
+  (``python -m sse_widgets.cli`` too) must name an existing subcommand and options, checked
+  against ``sse_widgets.cli.build_parser()``. In ``console`` blocks only ``$ `` lines are
+  commands (the rest is output).
+- Other languages in :data:`SHOWN_ONLY` (``text``, ``nginx``, ``ini``, ...) are shown as is.
+
+A block opts out only with an HTML comment on the line right before its fence,
+``<!-- not-run: reason -->``; each opted-out block is reported as a skipped test with its
+reason, so ``pytest -ra`` lists them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import tomllib
+import yaml
+from conftest import HubProcess, start_hub
+
+REPO = Path(__file__).resolve().parent.parent
+DOC_FILES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+PYTHON = {"python", "py"}
+SHELL = {"bash", "sh", "shell", "console"}
+PARSED = {"json", "jsonl", "ndjson", "yaml", "yml", "toml"}
+#: Languages shown to the reader and not checked.
+SHOWN_ONLY = {
+    "text", "ini", "nginx", "systemd", "caddy", "apache", "http", "html", "javascript", "js",
+    "dockerfile", "diff", "traefik", "conf", "cfg", "csv", "sql", "mermaid",
+}  # fmt: skip
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`]*)$")
+_NOT_RUN = re.compile(r"^\s*<!--\s*not-run:\s*(?P<reason>.*?)\s*-->\s*$")
+
+
+@dataclass(frozen=True)
+class Block:
+    path: Path
+    line: int  # 1-based line of the opening fence
+    language: str
+    code: str
+    not_run: str | None  # the reason, when the block opted out
+
+    @property
+    def where(self) -> str:
+        return f"{self.path.relative_to(REPO)}:{self.line}"
+
+
+def fenced_blocks(path: Path) -> list[Block]:
+    """The fenced code blocks of a Markdown file, in order (CommonMark fences)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    blocks: list[Block] = []
+    i = 0
+    while i < len(lines):
+        match = _FENCE.match(lines[i])
+        if match is None:
+            i += 1
+            continue
+        fence, indent = match["fence"], len(match["indent"])
+        language = match["info"].strip().split(" ")[0].lower() if match["info"].strip() else ""
+        body: list[str] = []
+        j = i + 1
+        while j < len(lines):
+            stripped = lines[j].strip()
+            if stripped.startswith(fence[0] * len(fence)) and set(stripped) == {fence[0]}:
+                break
+            text = lines[j]
+            # Inside a list item the fence is indented: drop that much indentation (or less).
+            body.append(text[min(indent, len(text) - len(text.lstrip())) :])
+            j += 1
+        else:
+            raise AssertionError(f"{path.relative_to(REPO)}:{i + 1}: unclosed code fence")
+        previous = _NOT_RUN.match(lines[i - 1]) if i > 0 else None
+        reason = previous["reason"] if previous else None
+        blocks.append(Block(path, i + 1, language, "\n".join(body) + "\n", reason))
+        i = j + 1
+    return blocks
+
+
+ALL_BLOCKS = [block for path in DOC_FILES for block in fenced_blocks(path)]
+
+
+def _ids(blocks: list[Block]) -> list[str]:
+    return [block.where for block in blocks]
+
+
+# -- every block names a known language; opt-outs are listed -------------------------------
+
+
+@pytest.mark.parametrize("block", ALL_BLOCKS, ids=_ids(ALL_BLOCKS))
+def test_block_names_a_known_language(block: Block) -> None:
+    known = PYTHON | SHELL | PARSED | SHOWN_ONLY
+    assert block.language, (
+        f"{block.where}: name the block's language (```python, ```bash, ```text for a "
+        "diagram or output, ...): the docs test decides from it how to check the block"
+    )
+    assert block.language in known, (
+        f"{block.where}: unknown language {block.language!r}; use one of {sorted(known)} "
+        "or add it to tests/test_docs.py"
+    )
+
+
+OPTED_OUT = [block for block in ALL_BLOCKS if block.not_run is not None]
+
+
+@pytest.mark.parametrize("block", OPTED_OUT, ids=_ids(OPTED_OUT))
+def test_opted_out_block(block: Block) -> None:
+    assert block.not_run, f"{block.where}: <!-- not-run: ... --> needs a reason"
+    pytest.skip(f"{block.where} ({block.language}) opted out, not run: {block.not_run}")
+
+
+# -- data blocks parse -----------------------------------------------------------------------
+
+DATA_BLOCKS = [b for b in ALL_BLOCKS if b.language in PARSED and b.not_run is None]
+
+
+@pytest.mark.parametrize("block", DATA_BLOCKS, ids=_ids(DATA_BLOCKS))
+def test_data_block_parses(block: Block) -> None:
+    code = block.code
+    if block.language == "json":
+        try:
+            json.loads(code)
+            return
+        except ValueError:
+            pass  # one value per line, then
+    if block.language in ("json", "jsonl", "ndjson"):
+        for number, line in enumerate(code.splitlines(), block.line + 1):
+            if line.strip():
+                try:
+                    json.loads(line)
+                except ValueError as exc:
+                    raise AssertionError(
+                        f"{block.path.relative_to(REPO)}:{number}: not JSON ({exc}): a json "
+                        "block holds one JSON value, or one per line"
+                    ) from None
+    elif block.language in ("yaml", "yml"):
+        list(yaml.safe_load_all(code))
+    else:
+        tomllib.loads(code)
+
+
+# -- shell blocks name real commands -----------------------------------------------------------
+
+SHELL_BLOCKS = [b for b in ALL_BLOCKS if b.language in SHELL and b.not_run is None]
+_SEPARATORS = {"|", "||", "&&", ";", "&", "(", ")"}
+
+
+def shell_commands(block: Block) -> Iterator[list[str]]:
+    """The simple commands of a shell block, as argument lists (console: ``$`` lines)."""
+    lines: list[str] = []
+    pending = ""
+    for raw in block.code.splitlines():
+        if block.language == "console" and not pending:
+            if not raw.startswith("$ "):
+                continue
+            raw = raw[2:]
+        if raw.rstrip().endswith("\\"):
+            pending += raw.rstrip()[:-1] + " "
+            continue
+        lines.append(pending + raw)
+        pending = ""
+    for line in lines:
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        command: list[str] = []
+        for token in [*lexer, ";"]:
+            if token in _SEPARATORS:
+                if command:
+                    yield command
+                command = []
+            else:
+                command.append(token)
+
+
+def sse_widgets_arguments(command: list[str]) -> list[str] | None:
+    """The arguments after ``sse-widgets`` (or ``python -m sse_widgets.cli``), else None."""
+    words = list(command)
+    while words and (re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]) or words[0] in (
+        "sudo", "exec", "env", "time", "nohup",
+    )):  # fmt: skip
+        words.pop(0)
+    if not words:
+        return None
+    if words[0].rsplit("/", 1)[-1] == "sse-widgets":
+        return words[1:]
+    module = ["-m", "sse_widgets.cli"]
+    if len(words) >= 3 and "python" in words[0].rsplit("/", 1)[-1] and words[1:3] == module:
+        return words[3:]
+    return None
+
+
+def check_cli_arguments(arguments: list[str]) -> str | None:
+    """Why ``sse-widgets <arguments>`` would be refused by the real parser, or None."""
+    from sse_widgets.cli import build_parser
+    from sse_widgets.server.config import SSEWidgets
+
+    if "--help" in arguments or "-h" in arguments:
+        arguments = [a for a in arguments if a not in ("--help", "-h")]
+        if not arguments:
+            return None
+    parser = build_parser()
+    errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(errors):
+            args, extra = parser.parse_known_args(arguments)
+    except SystemExit:
+        return errors.getvalue().strip().splitlines()[-1]
+    if extra and args.command != "serve":
+        return f"unrecognized arguments: {' '.join(extra)}"
+    known = set(SSEWidgets.class_trait_names(config=True))
+    for arg in extra:
+        key, eq, _ = arg.partition("=")
+        name = key.removeprefix("--SSEWidgets.")
+        if not key.startswith("--SSEWidgets.") or not eq or name not in known:
+            return f"unknown argument {arg!r} (serve takes --SSEWidgets.<setting>=<value>)"
+    return None
+
+
+def test_cli_check_catches_mistakes() -> None:
+    """The checker itself: real commands pass, made-up ones do not."""
+    assert check_cli_arguments(["serve", "--port", "0", "--SSEWidgets.retry_ms=50"]) is None
+    assert check_cli_arguments(["tail", "jobs", "--from-start", "--count", "1"]) is None
+    assert check_cli_arguments(["serve", "--prot", "1"]) is not None
+    assert check_cli_arguments(["serve", "--SSEWidgets.no_such=1"]) is not None
+    assert check_cli_arguments(["publsh", "a", "b", "{}"]) is not None
+    assert check_cli_arguments(["tail", "jobs", "--follow"]) is not None
+    block = Block(REPO, 1, "console", "$ FOO=1 sse-widgets tail a | head\nout\n", None)
+    assert [sse_widgets_arguments(c) for c in shell_commands(block)] == [["tail", "a"], None]
+
+
+@pytest.mark.parametrize("block", SHELL_BLOCKS, ids=_ids(SHELL_BLOCKS))
+def test_shell_block_commands_exist(block: Block) -> None:
+    for command in shell_commands(block):
+        arguments = sse_widgets_arguments(command)
+        if arguments is None:
+            continue
+        problem = check_cli_arguments(arguments)
+        assert problem is None, f"{block.where}: `sse-widgets {' '.join(arguments)}`: {problem}"
+
+
+# -- python blocks run -----------------------------------------------------------------------
+
+_RUNNER = r"""
+import ast, asyncio, inspect, json, sys
+
+from IPython.display import display
+
+blocks = json.loads(sys.stdin.read())
+namespace = {"__name__": "__main__", "display": display}
+for path, line, code in blocks:
+    print(f"--- block at {path}:{line}", flush=True)
+    # Leading newlines: tracebacks name the line of the Markdown file.
+    compiled = compile("\n" * line + code, path, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+    if compiled.co_flags & inspect.CO_COROUTINE:
+        asyncio.run(eval(compiled, namespace))
+    else:
+        exec(compiled, namespace)
+
+from sse_widgets import publisher
+
+pub = publisher._default
+if pub is not None and not pub.closed:
+    accepted = pub.flush(20)
+    stats = pub.stats
+    if not accepted or stats["dropped"]:
+        sys.exit(f"events did not all reach the hub at {pub.address.url}: {stats}")
+    print(f"--- published {stats['queued']} events", flush=True)
+"""
+
+PYTHON_FILES = {
+    path: blocks
+    for path in DOC_FILES
+    if (blocks := [b for b in fenced_blocks(path) if b.language in PYTHON and b.not_run is None])
+}
+
+
+@pytest.fixture(scope="module")
+def docs_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubProcess]:
+    hub = start_hub(tmp_path_factory.mktemp("docs-hub"), token="docs-token")
+    try:
+        yield hub
+    finally:
+        hub.stop()
+
+
+@pytest.mark.parametrize(
+    "path", list(PYTHON_FILES), ids=[str(p.relative_to(REPO)) for p in PYTHON_FILES]
+)
+def test_python_blocks_run(path: Path, docs_hub: HubProcess, tmp_path: Path) -> None:
+    blocks = PYTHON_FILES[path]
+    env = dict(os.environ, SSE_WIDGETS_URL=docs_hub.url, SSE_WIDGETS_TOKEN=docs_hub.token)
+    env.pop("SSE_WIDGETS_BROWSER_PATH", None)
+    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
+    payload = [[str(b.path.relative_to(REPO)), b.line, b.code] for b in blocks]
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _RUNNER],
+            input=json.dumps(payload),
+            capture_output=True,
+            text=True,
+            timeout=45,
+            env=env,
+            cwd=tmp_path,
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        raise AssertionError(f"{path.name}: still running after 45 s; output:\n{out}") from None
+    report = f"stdout:\n{result.stdout[-4000:]}\nstderr:\n{result.stderr[-4000:]}"
+    assert result.returncode == 0, f"{path.name}: a block failed\n{report}"
+    assert not result.stderr.strip(), f"{path.name}: wrote to stderr\n{report}"
+
+
+def test_docs_have_blocks_to_check() -> None:
+    # A broken fence parser would pass every test above by finding nothing.
+    assert len(ALL_BLOCKS) > 20
+    assert REPO / "README.md" in PYTHON_FILES
