@@ -1,8 +1,11 @@
-"""The ``sse-widgets`` command: serve | publish | tail | demo.
+"""The ``sse-widgets`` command: serve | publish | tail | dashboard | demo.
 
 ``publish`` and ``tail`` find the hub by ``--url``/``--token``, else ``SSE_WIDGETS_URL`` /
-``SSE_WIDGETS_TOKEN``, else the newest ``sse-widgets serve`` running on this machine (from
-its runtime file), so two terminals need no copying of tokens.
+``SSE_WIDGETS_TOKEN``, else the newest ``sse-widgets serve`` (or ``dashboard``, ``demo``)
+running on this machine (from its runtime file), so two terminals need no copying of tokens.
+
+This module only parses arguments: ``dashboard`` and ``demo`` start Jupyter through
+``launch.py``, ``serve`` through ``server/standalone.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import logging
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -187,10 +191,82 @@ def _format_event(name: str, data: str) -> str:
     return f"{name} {json.dumps(frame, ensure_ascii=False)}"
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+def _launch_options(args: argparse.Namespace, extra: list[str]) -> dict[str, Any]:
+    """The :class:`~sse_widgets.launch.Launch` fields the Jupyter commands share.
 
-    return run_demo(port=args.port, seconds=args.seconds)
+    A token given as ``--IdentityProvider.token=`` or ``--SSEWidgets.publish_token=`` is
+    taken out of the pass-through arguments: the printed URLs must carry it.
+    """
+    tokens = {"--IdentityProvider.token=": args.token, "--SSEWidgets.publish_token=": None}
+    passed = []
+    for arg in extra:
+        prefix = next((p for p in tokens if arg.startswith(p)), None)
+        if prefix is None:
+            passed.append(arg)
+        else:
+            tokens[prefix] = arg.removeprefix(prefix)
+    return {
+        "host": args.host,
+        "token": tokens["--IdentityProvider.token="],
+        "publish_token": tokens["--SSEWidgets.publish_token="],
+        "open_browser": args.open_browser,
+        "jupyter_args": passed,
+    }
+
+
+def cmd_dashboard(args: argparse.Namespace, extra: list[str]) -> int:
+    from .launch import Launch, LaunchError, run_jupyter
+
+    launch = Launch(
+        app="voila",
+        notebook=Path(args.notebook),
+        port=args.port,
+        base_url=args.base_url,
+        allow_origins=args.allow_origin,
+        **_launch_options(args, extra),
+    )
+    try:
+        return run_jupyter(launch, command="dashboard", what="Voilà on jupyter_server")
+    except LaunchError as exc:
+        print(f"sse-widgets dashboard: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
+    if args.hub_only:
+        if extra or args.notebook:
+            raise SystemExit("sse-widgets demo --hub-only: takes no notebook or Jupyter options")
+        from .demo import run_demo
+
+        return run_demo(port=8765 if args.port is None else args.port, seconds=args.seconds)
+
+    import tempfile
+
+    from .launch import Launch, LaunchError, find_demo_notebook, publish_demo, run_jupyter
+
+    with tempfile.TemporaryDirectory(prefix="sse-widgets-demo-") as scratch:
+        notebook = Path(args.notebook) if args.notebook else find_demo_notebook(Path(scratch))
+        launch = Launch(
+            app="lab",
+            notebook=notebook,
+            port=8888 if args.port is None else args.port,
+            **_launch_options(args, extra),
+        )
+        try:
+            return run_jupyter(
+                launch,
+                command="demo",
+                what="JupyterLab",
+                on_ready=publish_demo,
+                extra_lines=lambda server: [
+                    "Publishing sample events (a bar, logs, text, a chart) to channel 'demo'; "
+                    "watch them in a terminal: sse-widgets tail demo"
+                ],
+                seconds=args.seconds,
+            )
+        except LaunchError as exc:
+            print(f"sse-widgets demo: {exc}", file=sys.stderr)
+            return exc.exit_code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,9 +320,59 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--url", help="hub URL (default: $SSE_WIDGETS_URL or a running serve)")
         command.add_argument("--token", help="token (default: $SSE_WIDGETS_TOKEN or the serve's)")
 
-    demo = sub.add_parser("demo", help="start a hub and publish a demo you can watch")
-    demo.add_argument("--port", type=int, default=8765)
+    dashboard = sub.add_parser(
+        "dashboard",
+        help="serve a notebook as a Voilà dashboard (jupyter server + this extension)",
+        epilog="Other --Class.name=value options go to jupyter server. Runs until Ctrl-C.",
+    )
+    dashboard.add_argument("notebook", help="the notebook (its directory is served)")
+    dashboard.add_argument(
+        "--port", type=int, default=8866, help="port (default 8866; 0 picks a free one)"
+    )
+    dashboard.add_argument("--base-url", default="/", help="URL prefix of the server (default /)")
+    dashboard.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let pages from ORIGIN use the SSE endpoints (repeatable)",
+    )
+
+    demo = sub.add_parser(
+        "demo",
+        help="JupyterLab on the quickstart notebook, with sample events published live",
+        epilog="Other --Class.name=value options go to jupyter lab. Runs until Ctrl-C.",
+    )
+    demo.add_argument(
+        "notebook", nargs="?", help="notebook to open (default: notebooks/quickstart.ipynb)"
+    )
+    demo.add_argument(
+        "--hub-only",
+        action="store_true",
+        help="no Jupyter: a standalone hub with the sample events (default port 8765)",
+    )
+    demo.add_argument("--port", type=int, help="port (default 8888; 0 picks a free one)")
     demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
+
+    for command in (dashboard, demo):
+        command.add_argument(
+            "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)"
+        )
+        command.add_argument(
+            "--token",
+            default=None,
+            help="Jupyter token (default: generated and printed in the URL); '' turns auth off",
+        )
+        browser = command.add_mutually_exclusive_group()
+        browser.add_argument(
+            "--open",
+            dest="open_browser",
+            action="store_const",
+            const=True,
+            default=None,
+            help="open a browser (default: unless root or no display)",
+        )
+        browser.add_argument("--no-browser", dest="open_browser", action="store_const", const=False)
     return parser
 
 
@@ -254,11 +380,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sse-widgets`` console script."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra and args.command != "serve":
+    with_extra = {"serve": cmd_serve, "dashboard": cmd_dashboard, "demo": cmd_demo}
+    if extra and args.command not in with_extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    if args.command == "serve":
-        return cmd_serve(args, extra)
-    handlers = {"publish": cmd_publish, "tail": cmd_tail, "demo": cmd_demo}
+    if args.command in with_extra:
+        return with_extra[args.command](args, extra)
+    handlers = {"publish": cmd_publish, "tail": cmd_tail}
     return handlers[args.command](args)
 
 

@@ -133,13 +133,13 @@ def test_wrong_token_is_refused(hub):
     assert "403" in tail.stderr
 
 
-def test_demo_publishes_every_kind_of_event(tmp_path):
+def test_hub_only_demo_publishes_every_kind_of_event(tmp_path):
     from conftest import free_port
 
     port = free_port()
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path)}
     with subprocess.Popen(
-        [*CLI, "demo", "--port", str(port), "--seconds", "20"],
+        [*CLI, "demo", "--hub-only", "--port", str(port), "--seconds", "20"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -163,14 +163,20 @@ def test_demo_publishes_every_kind_of_event(tmp_path):
     assert {"progress", "text", "point"} <= kinds
 
 
-@pytest.mark.parametrize("command", ["serve", "demo"])
-def test_a_taken_port_is_reported_without_a_traceback(command):
+@pytest.mark.parametrize(
+    "command",
+    [["serve"], ["demo", "--hub-only"], ["demo", "--no-browser"], ["dashboard", "{notebook}"]],
+)
+def test_a_taken_port_is_reported_without_a_traceback(command, tmp_path):
     import socket
 
+    notebook = tmp_path / "x.ipynb"
+    notebook.write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = _run(command, "--port", str(port))
+        args = [arg.format(notebook=notebook) for arg in command]
+        result = _run(*args, "--port", str(port))
     assert result.returncode != 0
     assert "cannot listen on port" in result.stderr and "Traceback" not in result.stderr
