@@ -339,3 +339,121 @@ def test_docs_have_blocks_to_check() -> None:
     # A broken fence parser would pass every test above by finding nothing.
     assert len(ALL_BLOCKS) > 20
     assert REPO / "README.md" in PYTHON_FILES
+
+
+# -- docs/api.md documents exactly the public API ---------------------------------------------
+
+API_DOC = REPO / "docs" / "api.md"
+#: Lazy public names outside ``__all__`` (resolved by the package's ``__getattr__``).
+LAZY_EXTRAS = {"tqdm", "trange"}
+_API_HEADING = re.compile(r"^#{3,4} `(?P<name>[A-Za-z_][\w.]*)`\s*$")
+_SIGNATURE = re.compile(r"^`(?P<name>[A-Za-z_]\w*)(?P<params>\(.*\))`")
+
+
+class _Auto:
+    """Stands for the ``_AUTO`` sentinel defaults (``parent=<auto>`` in the docs)."""
+
+    def __repr__(self) -> str:
+        return "<auto>"
+
+
+def api_entries() -> dict[str, str | None]:
+    """Documented name -> the signature line under its heading (None when there is none)."""
+    lines = API_DOC.read_text(encoding="utf-8").splitlines()
+    entries: dict[str, str | None] = {}
+    for number, line in enumerate(lines):
+        match = _API_HEADING.match(line)
+        if match is None:
+            continue
+        name = match["name"].removeprefix("sse_widgets.")
+        assert name not in entries, f"docs/api.md:{number + 1}: {name} is documented twice"
+        following = next((text for text in lines[number + 1 :] if text.strip()), "")
+        entries[name] = following if _SIGNATURE.match(following) else None
+    return entries
+
+
+def resolve(name: str) -> object:
+    """``sse_widgets.<name>``, importing a submodule on the way (``tqdm_bars.thread_map``)."""
+    import importlib
+
+    import sse_widgets
+
+    obj: object = sse_widgets
+    path = "sse_widgets"
+    for part in name.split("."):
+        path += "." + part
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            obj = importlib.import_module(path)  # ModuleNotFoundError: no such name
+    return obj
+
+
+def rendered_signature(name: str, obj: object) -> str | None:
+    """How api.md writes ``obj``'s signature: no annotations, ``self`` dropped."""
+    import inspect
+
+    if isinstance(obj, property) or not callable(obj):
+        return None
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return None  # builtin exception constructors have none worth showing
+    parameters = []
+    for index, parameter in enumerate(signature.parameters.values()):
+        if index == 0 and parameter.name == "self":
+            continue
+        default = parameter.default
+        if repr(default).startswith("<object object at"):
+            default = _Auto()
+        parameters.append(parameter.replace(annotation=parameter.empty, default=default))
+    bare = signature.replace(parameters=parameters, return_annotation=signature.empty)
+    return f"{name.rsplit('.', 1)[-1]}{bare}"
+
+
+def test_api_reference_covers_every_public_name() -> None:
+    import sse_widgets
+    from sse_widgets import errors
+
+    documented = set(api_entries())
+    public = set(sse_widgets.__all__) | LAZY_EXTRAS | set(errors.__all__)
+    missing = sorted(public - documented)
+    assert not missing, f"docs/api.md has no `### \\`name\\`` section for {missing}"
+
+
+def test_api_reference_documents_only_real_names() -> None:
+    import inspect
+
+    for name in api_entries():
+        try:
+            resolve(name)
+        except (AttributeError, ModuleNotFoundError):
+            raise AssertionError(f"docs/api.md documents {name}, which does not exist") from None
+        owner, _, attribute = name.rpartition(".")
+        if owner:  # a method or property: it must be the class's own public API
+            assert not attribute.startswith("_"), name
+            assert inspect.isclass(resolve(owner)) or inspect.ismodule(resolve(owner)), name
+
+
+def test_api_reference_signatures_match_the_code() -> None:
+    import inspect
+
+    for name, shown in api_entries().items():
+        owner, _, attribute = name.rpartition(".")
+        obj = resolve(name)
+        if owner and inspect.isclass(resolve(owner)):
+            obj = inspect.getattr_static(resolve(owner), attribute)
+            if isinstance(obj, staticmethod | classmethod):
+                obj = obj.__func__
+        expected = rendered_signature(name, obj)
+        if expected is None:
+            continue
+        is_exception = inspect.isclass(obj) and issubclass(obj, BaseException)
+        if shown is None and is_exception:
+            continue
+        assert shown is not None, f"docs/api.md: {name} needs its signature: `{expected}`"
+        match = _SIGNATURE.match(shown)
+        assert match is not None
+        assert f"{match['name']}{match['params']}" == expected, (
+            f"docs/api.md: the signature of {name} is `{expected}` in the code, not {shown}"
+        )
