@@ -10,13 +10,17 @@ The rules, per the block's language (every block must name one):
   fails if a block raises, if anything is written to stderr (a publisher's warning about an
   unreachable hub included), or if the events it published did not all reach the hub.
   Widgets need no kernel: anywidget objects are created outside one.
+- ``python`` blocks whose first line is ``# jupyter_server_config.py`` are Jupyter config
+  files: they are loaded as Jupyter loads them (``c = get_config()``), and every
+  ``c.SSEWidgets.*`` and ``c.ServerApp.*`` they set must be a real setting with a valid value.
 - ``json``: one JSON value, or one per line (NDJSON); ``jsonl``/``ndjson``: one per line;
   ``yaml``: parses; ``toml``: parses.
 - ``bash``/``sh``/``shell``/``console``: not run, but every ``sse-widgets`` command in it
   (``python -m sse_widgets.cli`` too) must name an existing subcommand and options, checked
   against ``sse_widgets.cli.build_parser()``. In ``console`` blocks only ``$ `` lines are
   commands (the rest is output).
-- Other languages in :data:`SHOWN_ONLY` (``text``, ``nginx``, ``ini``, ...) are shown as is.
+- ``ini``/``systemd`` (unit files): their ``ExecStart=`` commands are checked like shell ones.
+- Other languages in :data:`SHOWN_ONLY` (``text``, ``nginx``, ...) are shown as is.
 
 A block opts out only with an HTML comment on the line right before its fence,
 ``<!-- not-run: reason -->``; each opted-out block is reported as a skipped test with its
@@ -166,7 +170,9 @@ def test_data_block_parses(block: Block) -> None:
 
 # -- shell blocks name real commands -----------------------------------------------------------
 
-SHELL_BLOCKS = [b for b in ALL_BLOCKS if b.language in SHELL and b.not_run is None]
+SHELL_BLOCKS = [
+    b for b in ALL_BLOCKS if b.language in SHELL | {"ini", "systemd"} and b.not_run is None
+]
 _SEPARATORS = {"|", "||", "&&", ";", "&", "(", ")"}
 
 
@@ -175,6 +181,11 @@ def shell_commands(block: Block) -> Iterator[list[str]]:
     lines: list[str] = []
     pending = ""
     for raw in block.code.splitlines():
+        if block.language in ("ini", "systemd") and not pending:
+            key, eq, value = raw.partition("=")
+            if not eq or key.strip() != "ExecStart":
+                continue
+            raw = value.strip().lstrip("-@+!")  # systemd's prefixes: ignore failure, ...
         if block.language == "console" and not pending:
             if not raw.startswith("$ "):
                 continue
@@ -292,11 +303,38 @@ if pub is not None and not pub.closed:
     print(f"--- published {stats['queued']} events", flush=True)
 """
 
+CONFIG_HEADER = "# jupyter_server_config.py"
+PYTHON_BLOCKS = [b for b in ALL_BLOCKS if b.language in PYTHON and b.not_run is None]
+CONFIG_BLOCKS = [b for b in PYTHON_BLOCKS if b.code.startswith(CONFIG_HEADER)]
 PYTHON_FILES = {
     path: blocks
     for path in DOC_FILES
-    if (blocks := [b for b in fenced_blocks(path) if b.language in PYTHON and b.not_run is None])
+    if (
+        blocks := [
+            b for b in PYTHON_BLOCKS if b.path == path and not b.code.startswith(CONFIG_HEADER)
+        ]
+    )
 }
+
+
+@pytest.mark.parametrize("block", CONFIG_BLOCKS, ids=_ids(CONFIG_BLOCKS))
+def test_jupyter_config_block_loads(block: Block, tmp_path: Path) -> None:
+    from jupyter_server.serverapp import ServerApp
+    from traitlets.config.loader import PyFileConfigLoader
+
+    from sse_widgets.server.config import SSEWidgets
+
+    (tmp_path / "jupyter_server_config.py").write_text(block.code, encoding="utf-8")
+    config = PyFileConfigLoader("jupyter_server_config.py", path=str(tmp_path)).load_config()
+    for section, owner in (("SSEWidgets", SSEWidgets), ("ServerApp", ServerApp)):
+        known = set(owner.class_trait_names(config=True))
+        unknown = sorted(set(config[section]) - known) if section in config else []
+        assert not unknown, f"{block.where}: c.{section} has no setting(s) {unknown}"
+    SSEWidgets(config=config)  # values are validated (TraitError for a bad one)
+    assert set(config) <= {"SSEWidgets", "ServerApp"}, (
+        f"{block.where}: the docs test checks c.SSEWidgets and c.ServerApp only; "
+        f"it sets {sorted(config)}"
+    )
 
 
 @pytest.fixture(scope="module")
