@@ -259,8 +259,9 @@ def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
                 what="JupyterLab",
                 on_ready=publish_demo,
                 extra_lines=lambda server: [
-                    "Publishing sample events (a bar, logs, text, a chart) to channel 'demo'; "
-                    "watch them in a terminal: sse-widgets tail demo"
+                    "Publishing sample events (a bar, logs, text, a chart) to channel 'demo': "
+                    'sse_widgets.show("demo") in a notebook shows them, '
+                    "`sse-widgets tail demo` in a terminal"
                 ],
                 seconds=args.seconds,
             )
