@@ -9,14 +9,20 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup lint clean
+.PHONY: demo test setup lint build clean
 
-demo: setup
+demo: setup build
 	$(VENV)/bin/sse-widgets demo
 
-test: setup lint
+test: setup lint build
 	cd js && npm test
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest --nbval-lax -p no:cacheprovider notebooks/
+
+# The browser modules, rebuilt from js/src (esbuild: well under a second) so that tests and
+# the demo never run stale ones after a change to the sources.
+build: setup
+	cd js && npm run build --silent
 
 lint: setup
 	$(VENV)/bin/ruff check sse_widgets tests benchmarks
