@@ -28,7 +28,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, cast
@@ -98,7 +98,6 @@ class JupyterServer:
     publish_token: str
     page: str  # below ``url``: the page to open (``voila/render/x.ipynb``, ``lab/tree/...``)
     root_dir: Path
-    _stopped: bool = field(default=False, repr=False)
 
     @property
     def open_url(self) -> str:
@@ -113,7 +112,6 @@ class JupyterServer:
     def stop(self, timeout: float = 20.0, force: Callable[[], bool] = lambda: False) -> None:
         """SIGTERM the server (it shuts its kernels down), SIGKILL after ``timeout`` or as
         soon as ``force()`` says so (a second Ctrl-C)."""
-        self._stopped = True
         _signal(self.process, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while self.process.poll() is None:
@@ -220,14 +218,12 @@ def _validate(launch: Launch) -> None:
         raise LaunchError(f"no such notebook: {launch.notebook}")
     if launch.notebook.is_file() and launch.notebook.suffix != ".ipynb":
         raise LaunchError(f"not a notebook (.ipynb): {launch.notebook}")
-    module, title = _APPS[launch.app]
-    needed = [("voila", "voila")] if launch.app == "voila" else [(module, module)]
-    for import_name, package in needed:
-        if importlib.util.find_spec(import_name) is None:
-            raise LaunchError(
-                f"{title} is not installed in this environment ({sys.executable}); "
-                f"install it with: {sys.executable} -m pip install {package}"
-            )
+    package = "voila" if launch.app == "voila" else "jupyterlab"
+    if importlib.util.find_spec(package) is None:
+        raise LaunchError(
+            f"{_APPS[launch.app][1]} is not installed in this environment ({sys.executable}); "
+            f"install it with: {sys.executable} -m pip install {package}"
+        )
     for arg in launch.jupyter_args:
         if not arg.startswith("--"):
             raise LaunchError(
@@ -452,30 +448,25 @@ def publish_demo(server: JupyterServer, channel: str = "demo") -> Callable[[], N
     return stop
 
 
-DEMO_NOTEBOOK = "notebooks/quickstart.ipynb"
+# What the demo opens when there is no notebooks/quickstart.ipynb (a pip-installed package).
+_FALLBACK_CELL = 'import sse_widgets\n\nsse_widgets.show("demo")  # what the demo publishes'
+_FALLBACK_NOTEBOOK = {
+    "cells": [
+        {"cell_type": "code", "id": "demo", "source": _FALLBACK_CELL, "metadata": {}}
+        | {"outputs": [], "execution_count": None}
+    ],
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
 
 
 def find_demo_notebook(scratch: Path) -> Path:
     """``notebooks/quickstart.ipynb`` of this directory or of the checkout the package runs
-    from; else a one-cell notebook showing the ``demo`` channel, written into ``scratch``
-    (a pip-installed package has no notebooks/)."""
+    from; else a one-cell notebook showing the ``demo`` channel, written into ``scratch``."""
     for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
-        if (base / DEMO_NOTEBOOK).is_file():
-            return base / DEMO_NOTEBOOK
-    cell: dict[str, Any] = {
-        "cell_type": "code",
-        "execution_count": None,
-        "id": "demo",
-        "metadata": {},
-        "outputs": [],
-        "source": 'import sse_widgets\n\nsse_widgets.show("demo")  # what the demo publishes',
-    }
-    notebook = {
-        "cells": [cell],
-        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+        if (base / "notebooks" / "quickstart.ipynb").is_file():
+            return base / "notebooks" / "quickstart.ipynb"
     path = scratch / "sse-widgets-demo.ipynb"
-    path.write_text(json.dumps(notebook, indent=1))
+    path.write_text(json.dumps(_FALLBACK_NOTEBOOK, indent=1))
     return path

@@ -106,3 +106,18 @@ def test_make_demo_command_serves_lab_with_live_demo_events(tmp_path):
         raise
     finally:
         command.stop()
+
+
+def test_without_a_checkout_the_demo_opens_a_notebook_showing_its_channel(tmp_path, monkeypatch):
+    """A pip-installed package has no notebooks/: the demo writes a one-cell notebook."""
+    import nbformat
+
+    from sse_widgets import launch
+
+    monkeypatch.setattr(launch, "__file__", str(tmp_path / "site-packages/sse_widgets/x.py"))
+    monkeypatch.chdir(tmp_path)
+    path = launch.find_demo_notebook(tmp_path)
+    assert path.parent == tmp_path
+    notebook = nbformat.read(path, as_version=4)
+    nbformat.validate(notebook)
+    assert 'sse_widgets.show("demo")' in notebook.cells[0].source
