@@ -197,7 +197,10 @@ def _launch_options(args: argparse.Namespace, extra: list[str]) -> dict[str, Any
     A token given as ``--IdentityProvider.token=`` or ``--SSEWidgets.publish_token=`` is
     taken out of the pass-through arguments: the printed URLs must carry it.
     """
-    tokens = {"--IdentityProvider.token=": args.token, "--SSEWidgets.publish_token=": None}
+    tokens = {
+        "--IdentityProvider.token=": args.token,
+        "--SSEWidgets.publish_token=": args.publish_token,
+    }
     passed = []
     for arg in extra:
         prefix = next((p for p in tokens if arg.startswith(p)), None)
@@ -364,6 +367,13 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help="Jupyter token (default: generated and printed in the URL); '' turns auth off",
         )
+        command.add_argument(
+            "--publish-token",
+            default=None,
+            metavar="TOKEN",
+            help="the token producers publish with (default: generated and printed); fix it "
+            "to keep producers working across restarts",
+        )
         browser = command.add_mutually_exclusive_group()
         browser.add_argument(
             "--open",
@@ -373,7 +383,13 @@ def build_parser() -> argparse.ArgumentParser:
             default=None,
             help="open a browser (default: unless root or no display)",
         )
-        browser.add_argument("--no-browser", dest="open_browser", action="store_const", const=False)
+        browser.add_argument(
+            "--no-browser",
+            dest="open_browser",
+            action="store_const",
+            const=False,
+            help="do not open a browser",
+        )
     return parser
 
 

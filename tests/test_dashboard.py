@@ -168,19 +168,20 @@ def test_dashboard_serves_two_viewers_one_producer_and_stops_on_ctrl_c(tmp_path)
         ],
     )
     port = free_port()
+    args = ["--port", str(port), "--base-url", "/team/", "--publish-token", "nightly-secret"]
     command = Command(
-        [SSE_WIDGETS, "dashboard", str(notebook), "--port", str(port), "--no-browser"],
-        tmp_path / "jupyter",
+        [SSE_WIDGETS, "dashboard", str(notebook), *args, "--no-browser"], tmp_path / "jupyter"
     )
     try:
         opened = command.wait_for(r"^Open (\S+) ")
         url = opened.group(1)
-        assert url.startswith(f"http://127.0.0.1:{port}/voila/render/report.ipynb?token=")
+        assert url.startswith(f"http://127.0.0.1:{port}/team/voila/render/report.ipynb?token=")
         token = url.split("?token=", 1)[1]
         published = command.wait_for(r"export SSE_WIDGETS_URL=(\S+) SSE_WIDGETS_TOKEN=(\S+)")
         hub_url, publish_token = published.groups()
-        assert hub_url == f"http://127.0.0.1:{port}/sse-widgets/"
-        assert publish_token != token  # producers get the publish token, not the login
+        assert hub_url == f"http://127.0.0.1:{port}/team/sse-widgets/"
+        # Producers get the publish token (fixed here), never the login token.
+        assert publish_token == "nightly-secret" != token
         server_pids = command.children()
         assert server_pids, "no server process"
 
