@@ -217,6 +217,35 @@ def test_postbuild_installs_the_package_and_enables_the_extension(
     assert re.search(r"sse_widgets\s+enabled", plain), plain
     assert "sse_widgets 0" in plain and "OK" in plain
     assert not (clean_repo / "js" / "node_modules").exists()
+    # The extras the notebooks use (long-cell-progress shows the tqdm drop-in).
+    _run([str(binder_venv / "bin" / "python"), "-c", "import tqdm"], timeout=60, env=env)
+
+
+def test_every_notebook_runs_in_fresh_binder_env(
+    clean_repo: Path, binder_venv: Path, tmp_path: Path
+) -> None:
+    """Binder's file browser offers all of notebooks/: each runs to the end in that environment
+    (its kernel's own embedded hub here, as nbconvert starts no server)."""
+    env = _fresh_env(binder_venv, tmp_path / "jupyter")
+    notebooks = sorted(str(p.relative_to(clean_repo)) for p in clean_repo.glob("notebooks/*.ipynb"))
+    assert QUICKSTART in notebooks
+    _run(
+        [
+            str(binder_venv / "bin" / "jupyter"),
+            "nbconvert",
+            "--to=notebook",
+            "--execute",
+            "--ExecutePreprocessor.timeout=120",
+            f"--output-dir={tmp_path / 'executed'}",
+            *notebooks,
+        ],
+        timeout=400,
+        env=env,
+        cwd=clean_repo,
+    )
+    assert sorted(p.name for p in (tmp_path / "executed").iterdir()) == [
+        Path(n).name for n in notebooks
+    ]
 
 
 @contextlib.contextmanager
