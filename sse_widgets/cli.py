@@ -223,7 +223,8 @@ def cmd_dashboard(args: argparse.Namespace, extra: list[str]) -> int:
     launch = Launch(
         app="voila",
         notebook=Path(args.notebook),
-        port=args.port,
+        port=8866 if args.port is None else args.port,
+        port_is_default=args.port is None,
         base_url=args.base_url,
         allow_origins=args.allow_origin,
         **_launch_options(args, extra),
@@ -253,6 +254,7 @@ def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
             app="lab",
             notebook=notebook,
             port=8888 if args.port is None else args.port,
+            port_is_default=args.port is None,
             **_launch_options(args, extra),
         )
         try:
@@ -331,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dashboard.add_argument("notebook", help="the notebook (its directory is served)")
     dashboard.add_argument(
-        "--port", type=int, default=8866, help="port (default 8866; 0 picks a free one)"
+        "--port",
+        type=int,
+        help="port (default 8866, or a free one if taken; 0 picks a free one)",
     )
     dashboard.add_argument("--base-url", default="/", help="URL prefix of the server (default /)")
     dashboard.add_argument(
@@ -355,7 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no Jupyter: a standalone hub with the sample events (default port 8765)",
     )
-    demo.add_argument("--port", type=int, help="port (default 8888; 0 picks a free one)")
+    demo.add_argument(
+        "--port", type=int, help="port (default 8888, or a free one if taken; 0 picks one)"
+    )
     demo.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
 
     for command in (dashboard, demo):

@@ -71,13 +71,15 @@ class Launch:
     free port; ``token=None`` generates one (``""`` turns Jupyter's authentication off);
     ``publish_token=None`` generates the token producers publish with. ``open_browser=None``
     opens one unless running as root or without a display. ``jupyter_args`` are passed on
-    as they are (``--ServerApp.foo=bar``), after ours, so they win.
+    as they are (``--ServerApp.foo=bar``), after ours, so they win. ``port_is_default``: the
+    user did not choose the port, so a taken one is replaced by a free one (not an error).
     """
 
     app: str
     notebook: Path
     host: str = "127.0.0.1"
     port: int = 8866
+    port_is_default: bool = False
     token: str | None = None
     publish_token: str | None = None
     base_url: str = "/"
@@ -149,8 +151,9 @@ def _display_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _check_port(host: str, port: int) -> int:
-    """The port to use: a free one for 0; a taken one fails now, with a clear message.
+def _check_port(host: str, port: int, is_default: bool) -> int:
+    """The port to use: a free one for 0, or for a taken default port (`make demo` next to a
+    running Jupyter must still work); a taken port the user chose fails now, clearly.
 
     The child gets ``port_retries=0``: a printed URL must be the one the server listens on.
     """
@@ -161,6 +164,9 @@ def _check_port(host: str, port: int) -> int:
             probe.bind((bind_host, port))
         except OSError as exc:
             hint = "pick another with --port (0 picks a free one)"
+            if exc.errno == errno.EADDRINUSE and is_default:
+                print(f"sse-widgets: port {port} is taken; using a free one", file=sys.stderr)
+                return _check_port(host, 0, False)
             if exc.errno == errno.EADDRINUSE:
                 raise LaunchError(
                     f"cannot listen on port {port}: {exc.strerror}; {hint}", exit_code=1
@@ -241,7 +247,7 @@ def start_jupyter(
     """
     _validate(launch)
     launch.notebook = launch.notebook.resolve()
-    port = _check_port(launch.host, launch.port)
+    port = _check_port(launch.host, launch.port, launch.port_is_default)
     token = secrets.token_hex(24) if launch.token is None else launch.token
     publish_token = launch.publish_token or secrets.token_urlsafe(32)
     env = dict(os.environ)

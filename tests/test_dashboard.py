@@ -292,3 +292,21 @@ def test_bad_arguments_are_reported_before_anything_starts(tmp_path, capsys, arg
     argv = [a.format(notebook=notebook, tmp=tmp_path) for a in args]
     assert cli.main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_taken_default_port_is_replaced_and_a_chosen_one_is_an_error(capsys):
+    """`make demo` next to a running Jupyter (8888) still works; `--port 8888` does not move."""
+    import socket
+
+    from sse_widgets import launch
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        replaced = launch._check_port("127.0.0.1", port, is_default=True)
+        assert replaced not in (port, 0)
+        assert f"port {port} is taken; using a free one" in capsys.readouterr().err
+        with pytest.raises(launch.LaunchError, match=f"cannot listen on port {port}") as error:
+            launch._check_port("127.0.0.1", port, is_default=False)
+        assert error.value.exit_code == 1
