@@ -370,6 +370,9 @@ def connect(url: str, token: str | None = None) -> Publisher:
     """
     global _default, _default_pid
     publisher = Publisher(url, token)
+    # Like the default publisher: what was queued is sent before the interpreter exits (a
+    # script's last events, a bar's final state).
+    atexit.register(publisher.close, 5.0)
     with _default_lock:
         old, _default, _default_pid = _default, publisher, os.getpid()
     if old is not None and _default_pid == os.getpid():

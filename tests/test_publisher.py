@@ -191,3 +191,17 @@ for n in range(500):
         env={"SSE_WIDGETS_URL": hub_process.url, "SSE_WIDGETS_TOKEN": hub_process.token},
     )
     assert _retained(hub_process.url, hub_process.token, "bye") == 500
+
+
+def test_events_sent_just_before_exit_after_connect_are_delivered(hub_process):
+    # connect() builds its own publisher: it too must be flushed at exit (it once was not,
+    # and a script lost up to three quarters of 20,000 events).
+    run_python(
+        f"""
+import sse_widgets
+sse_widgets.connect({hub_process.url!r}, {hub_process.token!r})
+for n in range(5000):
+    sse_widgets.channel("bye-connect").send("log", {{"n": n}})
+"""
+    )
+    assert _retained(hub_process.url, hub_process.token, "bye-connect") == 5000

@@ -145,7 +145,8 @@ async function postControl(endpoint, channel, message) {
   if (!response.ok) {
     let reason = `${response.status} ${response.statusText}`;
     try {
-      reason = (await response.json()).message ?? reason;
+      const body = await response.json();
+      reason = body?.error ?? body?.message ?? reason; // the hub's errors are {"error", "status"}
     } catch {
       // not JSON: keep the status line
     }

@@ -213,7 +213,7 @@ def post_control(channel: str, message: Any) -> None:
         connection.close()
     if response.status >= 400:
         try:
-            reason = json.loads(body).get("message", body)
+            reason = json.loads(body).get("error", body)  # the hub's {"error", "status"}
         except (ValueError, AttributeError):
             reason = body
         raise SSEWidgetsError(f"the hub refused the control message ({response.status}): {reason}")
