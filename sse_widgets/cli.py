@@ -39,7 +39,12 @@ def _parse_config_overrides(extra: list[str]) -> dict[str, Any]:
     return overrides
 
 
-def _find_hub(url: str | None, token: str | None) -> tuple[str, str | None]:
+def _find_hub(
+    url: str | None, token: str | None, *, publishing: bool = False
+) -> tuple[str, str | None]:
+    """The hub to use and its token. A dashboard's or demo's runtime file holds two tokens:
+    Jupyter's (reads and publishes, except that Jupyter wants an XSRF token with a POST
+    authenticated by it) and the publish token, which ``publish`` uses."""
     url = url or os.environ.get("SSE_WIDGETS_URL")
     if url:
         return url, token if token is not None else os.environ.get("SSE_WIDGETS_TOKEN")
@@ -54,7 +59,8 @@ def _find_hub(url: str | None, token: str | None) -> tuple[str, str | None]:
             os.kill(int(info["pid"]), 0)
         except (OSError, ValueError, KeyError):
             continue
-        return info["url"], token if token is not None else info.get("token")
+        found = (publishing and info.get("publish_token")) or info.get("token")
+        return info["url"], token if token is not None else found
     raise SystemExit(
         "sse-widgets: no hub found. Start one with `sse-widgets serve`, or pass "
         "--url (or set SSE_WIDGETS_URL) and --token"
@@ -100,7 +106,7 @@ def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     from .transport import TOKEN_HEADER, HubAddress
 
-    url, token = _find_hub(args.url, args.token)
+    url, token = _find_hub(args.url, args.token, publishing=True)
     if args.data == "-":
         lines = [line for line in sys.stdin.read().splitlines() if line.strip()]
     else:

@@ -387,9 +387,10 @@ def run_jupyter(
             if on_ready is not None:
                 cleanup = on_ready(server)
             # `sse-widgets publish` and `tail` find this server by themselves, as they find a
-            # `serve`. The file (0600) holds the Jupyter token, which reads and publishes, like
-            # Jupyter's own jpserver-<pid>.json next to it.
+            # `serve`: `tail` reads with the Jupyter token, `publish` uses the publish token.
+            # The file is 0600, like Jupyter's own jpserver-<pid>.json with its token.
             info = {"url": server.hub_url, "token": server.token, "pid": os.getpid()}
+            info["publish_token"] = server.publish_token
             with runtime_file(info):
                 deadline = time.monotonic() + seconds if seconds > 0 else None
                 while server.process.poll() is None and not stops.count:

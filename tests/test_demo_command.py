@@ -30,6 +30,13 @@ ADD_AND_RUN_CELL = """(code) => {
 DEMO_BAR_CELL = 'import sse_widgets\nsse_widgets.ProgressBar(channel="demo")'
 
 
+def run_cli(command: Command, *args: str) -> subprocess.CompletedProcess[str]:
+    """``sse-widgets ARGS`` with no hub flags, next to ``command`` (same runtime directory)."""
+    return subprocess.run(
+        [SSE_WIDGETS, *args], capture_output=True, text=True, timeout=30, env=command.env
+    )
+
+
 def test_make_demo_command_serves_lab_with_live_demo_events(tmp_path):
     port = free_port()
     quickstart = REPO / "notebooks" / "quickstart.ipynb"
@@ -61,18 +68,18 @@ def test_make_demo_command_serves_lab_with_live_demo_events(tmp_path):
 
         # The demo's events arrive live in the Lab server's hub; `tail` finds the demo by its
         # runtime file, as the demo's output says.
-        tail = subprocess.run(
-            [SSE_WIDGETS, "tail", "demo", "--count", "12", "--json"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env=command.env,
-        )
+        tail = run_cli(command, "tail", "demo", "--count", "12", "--json")
         assert tail.returncode == 0, tail.stderr
         events = [json.loads(line) for line in tail.stdout.splitlines()]
         assert {"progress", "text", "point"} <= {e["event"] for e in events}
         values = [e["data"]["data"]["value"] for e in events if e["event"] == "progress"]
         assert len(set(values)) >= 2, f"the demo bar does not move: {values}"
+        # `publish` finds it too (with the publish token; `tail` reads with Jupyter's).
+        published = run_cli(command, "publish", "found", "log", '{"message": "hi"}')
+        assert published.returncode == 0, published.stderr
+        found = run_cli(command, "tail", "found", "--from-start", "--count", "1")
+        assert found.returncode == 0, found.stderr
+        assert found.stdout.split(" ", 3)[1:3] == ["found", "log"], found.stdout
 
         with chromium(tmp_path) as browser:
             page = new_page(browser)
