@@ -252,7 +252,8 @@ def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
 
     import tempfile
 
-    from .launch import Launch, LaunchError, find_demo_notebook, publish_demo, run_jupyter
+    from .demo import find_demo_notebook, publish_demo
+    from .launch import Launch, LaunchError, run_jupyter
 
     with tempfile.TemporaryDirectory(prefix="sse-widgets-demo-") as scratch:
         notebook = Path(args.notebook) if args.notebook else find_demo_notebook(Path(scratch))

@@ -12,11 +12,9 @@ package or notebook is reported (:class:`LaunchError`, exit code 2) before anyth
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import importlib.util
-import json
 import os
 import secrets
 import signal
@@ -31,18 +29,16 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 if TYPE_CHECKING:
-    from .publisher import Publisher
+    pass
 
 __all__ = [
     "JupyterServer",
     "Launch",
     "LaunchError",
-    "find_demo_notebook",
-    "publish_demo",
     "run_jupyter",
     "start_jupyter",
 ]
@@ -407,73 +403,3 @@ def run_jupyter(
                 first = stops.count  # one more signal from here on: stop without waiting
                 server.stop(force=lambda: stops.count > first)
     return ended_by_itself if ended_by_itself is not None else 0
-
-
-# -- the demo: sample events published into the server's hub ----------------------------------
-
-
-class _PublisherAsHub:
-    """The two methods of :class:`~sse_widgets.hub.Hub` that ``demo.produce`` calls, sending
-    through a :class:`~sse_widgets.publisher.Publisher` to a hub in another process."""
-
-    def __init__(self, publisher: Publisher) -> None:
-        self.publisher = publisher
-
-    def prepare(self, event: str, data: Any) -> tuple[str, Any]:
-        return event, data
-
-    async def publish(self, channel: str, items: Sequence[tuple[str, Any]]) -> list[str]:
-        for event, data in items:
-            self.publisher.send(channel, event, data)
-        return []
-
-
-def publish_demo(server: JupyterServer, channel: str = "demo") -> Callable[[], None]:
-    """Publish ``sse_widgets.demo``'s sample events (a bar, logs, text, a chart) into the
-    server's hub on ``channel``, from a thread; return the function that stops it."""
-    from .demo import produce
-    from .hub import Hub
-    from .publisher import Publisher
-
-    publisher = Publisher(server.hub_url, server.publish_token)
-    stopped = threading.Event()
-
-    async def main() -> None:
-        task = asyncio.create_task(produce(cast(Hub, _PublisherAsHub(publisher)), channel))
-        while not stopped.is_set() and not task.done():
-            await asyncio.sleep(0.1)
-        task.cancel()
-
-    thread = threading.Thread(target=asyncio.run, args=(main(),), name="sse-widgets-demo")
-    thread.start()
-
-    def stop() -> None:
-        stopped.set()
-        thread.join(5)
-        publisher.close(timeout=2)  # before the server goes: no "hub unreachable" warnings
-
-    return stop
-
-
-# What the demo opens when there is no notebooks/quickstart.ipynb (a pip-installed package).
-_FALLBACK_CELL = 'import sse_widgets\n\nsse_widgets.show("demo")  # what the demo publishes'
-_FALLBACK_NOTEBOOK = {
-    "cells": [
-        {"cell_type": "code", "id": "demo", "source": _FALLBACK_CELL, "metadata": {}}
-        | {"outputs": [], "execution_count": None}
-    ],
-    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3"}},
-    "nbformat": 4,
-    "nbformat_minor": 5,
-}
-
-
-def find_demo_notebook(scratch: Path) -> Path:
-    """``notebooks/quickstart.ipynb`` of this directory or of the checkout the package runs
-    from; else a one-cell notebook showing the ``demo`` channel, written into ``scratch``."""
-    for base in (Path.cwd(), Path(__file__).resolve().parent.parent):
-        if (base / "notebooks" / "quickstart.ipynb").is_file():
-            return base / "notebooks" / "quickstart.ipynb"
-    path = scratch / "sse-widgets-demo.ipynb"
-    path.write_text(json.dumps(_FALLBACK_NOTEBOOK, indent=1))
-    return path

@@ -119,11 +119,11 @@ def test_without_a_checkout_the_demo_opens_a_notebook_showing_its_channel(tmp_pa
     """A pip-installed package has no notebooks/: the demo writes a one-cell notebook."""
     import nbformat
 
-    from sse_widgets import launch
+    from sse_widgets import demo
 
-    monkeypatch.setattr(launch, "__file__", str(tmp_path / "site-packages/sse_widgets/x.py"))
+    monkeypatch.setattr(demo, "__file__", str(tmp_path / "site-packages/sse_widgets/x.py"))
     monkeypatch.chdir(tmp_path)
-    path = launch.find_demo_notebook(tmp_path)
+    path = demo.find_demo_notebook(tmp_path)
     assert path.parent == tmp_path
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
