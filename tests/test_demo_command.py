@@ -128,3 +128,14 @@ def test_without_a_checkout_the_demo_opens_a_notebook_showing_its_channel(tmp_pa
     notebook = nbformat.read(path, as_version=4)
     nbformat.validate(notebook)
     assert 'sse_widgets.show("demo")' in notebook.cells[0].source
+
+
+def test_make_demo_runs_the_command_tested_above():
+    """`make demo` (the README's first command) ends by running exactly what the test above
+    starts: set-up, the JS build, then `.venv/bin/sse-widgets demo`."""
+    planned = subprocess.run(
+        ["make", "-n", "demo"], cwd=REPO, capture_output=True, text=True, timeout=30, check=True
+    ).stdout.strip().splitlines()
+    program, *args = planned[-1].split()
+    assert args == ["demo"], planned
+    assert str(REPO / program) == SSE_WIDGETS, (program, SSE_WIDGETS)
