@@ -271,8 +271,11 @@ export function createProgressView(el, options, host) {
       attr("aria-valuenow", String(Math.floor(fraction * 100)), parts.track);
       put("pct", `${Math.floor(fraction * 100)}%`);
     } else put("pct", "");
-    put("count", total === null ? formatNumber(value) : `${formatNumber(value)}/${formatNumber(total)}`);
-    put("rate", running || typeof p.rate === "number" ? formatRate(p.rate, unit) : "");
+    // A phase-weighted bar counts in weights, not in the user's units: its percentage and
+    // phase say it all ("0.14/6" and "50 s/it" would only puzzle).
+    const weighted = Boolean(p.phases && typeof p.phases === "object");
+    put("count", weighted ? "" : total === null ? formatNumber(value) : `${formatNumber(value)}/${formatNumber(total)}`);
+    put("rate", !weighted && (running || typeof p.rate === "number") ? formatRate(p.rate, unit) : "");
     const elapsed = typeof p.elapsed === "number" ? formatDuration(p.elapsed) : "";
     const eta = running && typeof p.eta === "number" && Number.isFinite(p.eta) ? `ETA ${formatDuration(p.eta)}` : elapsed;
     put("eta", eta);

@@ -204,9 +204,13 @@ describe("createProgressView", () => {
 
   it("shows the current phase next to the description", () => {
     const { send, text } = setup();
-    send({ value: 25, total: 100, phase: "train", phases: { load: 10, train: 80, save: 10 } });
+    send({ value: 2.5, total: 10, rate: 0.02, phase: "train", phases: { load: 1, train: 8, save: 1 } });
     nextFrame();
     expect(text("b1", "phase")).toBe("train 2/3");
+    // counted in weights: the percentage says it, not "2.5/10" or "50.00 s/it"
+    expect(text("b1", "pct")).toBe("25%");
+    expect(text("b1", "count")).toBe("");
+    expect(text("b1", "rate")).toBe("");
   });
 
   it("cancels a running bar through host.control and says it is cancelling", async () => {
