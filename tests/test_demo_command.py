@@ -10,6 +10,7 @@ by ``sse-widgets tail`` with no flags), and stop cleanly, with its server, on Ct
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 import urllib.request
@@ -133,8 +134,15 @@ def test_without_a_checkout_the_demo_opens_a_notebook_showing_its_channel(tmp_pa
 def test_make_demo_runs_the_command_tested_above():
     """`make demo` (the README's first command) ends by running exactly what the test above
     starts: set-up, the JS build, then `.venv/bin/sse-widgets demo`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     planned = subprocess.run(
-        ["make", "-n", "demo"], cwd=REPO, capture_output=True, text=True, timeout=30, check=True
+        ["make", "-n", "--no-print-directory", "demo"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env=env,  # as from a shell, not from inside `make test`
     ).stdout.strip().splitlines()
     program, *args = planned[-1].split()
     assert args == ["demo"], planned
