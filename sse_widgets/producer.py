@@ -61,6 +61,16 @@ class ChannelPublisher:
         """Wait until what was sent so far reached the hub; see :meth:`Publisher.flush`."""
         return self.publisher.flush(timeout)
 
+    def control(self, event: str, data: Any = None, *, timeout: float = 10.0) -> None:
+        """Send a control message to this channel's producer, as a viewer's button does, and
+        wait until the hub took it (raises :class:`InvalidRequest` or :class:`NotAuthorized`
+        when refused, ``OSError`` when the hub cannot be reached).
+
+        ``control("cancel", {"bar": bar.id})`` cancels that bar's loop (and its children)
+        wherever it runs: another thread, another process.
+        """
+        self.publisher.post_control(self.name, {"event": event, "data": data}, timeout=timeout)
+
     # -- logs ---------------------------------------------------------------------------------
 
     def log(self, *values: Any, level: str = "INFO", logger: str = "", sep: str = " ") -> None:

@@ -27,9 +27,10 @@ import threading
 import time
 from collections import deque
 from typing import Any
+from urllib.parse import quote
 
 from .control import ControlRouter
-from .errors import InvalidRequest
+from .errors import CapacityError, InvalidRequest, NotAuthorized, PayloadTooLarge
 from .names import validate_channel_name, validate_event_name
 from .transport import TOKEN_HEADER, HubAddress
 
@@ -180,6 +181,27 @@ class Publisher:
             self._thread.join(timeout)
         if self._control is not None:
             self._control.close()
+
+    def post_control(self, channel: str, message: Any, timeout: float = 10.0) -> None:
+        """POST a control message (``{"event": "cancel", "data": {"bar": id}}``) to the
+        channel's producer through the hub, now (not queued); raises when the hub refuses it."""
+        channel = validate_channel_name(channel)
+        if not isinstance(message, dict) or not isinstance(message.get("event"), str):
+            raise InvalidRequest('a control message is an object like {"event": "cancel", ...}')
+        validate_event_name(message["event"])
+        connection = self.address.connection(timeout)
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers[TOKEN_HEADER] = self.token
+        try:
+            path = self.address.path(f"api/channels/{quote(channel, safe='')}/control")
+            connection.request("POST", path, json.dumps(message).encode(), headers)
+            response = connection.getresponse()
+            body = response.read().decode("utf-8", "replace")
+        finally:
+            connection.close()
+        if response.status >= 400:
+            _raise_for_reply(response.status, body)
 
     @property
     def closed(self) -> bool:
@@ -342,6 +364,21 @@ class Publisher:
             return
         for number, line in enumerate(batch):
             self._deliver([line], f"{key}.{number}")
+
+
+def _raise_for_reply(status: int, body: str) -> None:
+    """The hub's JSON error (``{"error", "status"}``) as the matching exception."""
+    try:
+        message = str(json.loads(body).get("error", body))
+    except (ValueError, AttributeError):
+        message = body
+    if status == 403:
+        raise NotAuthorized(f"HTTP 403: {message}")
+    if status == 413:
+        raise PayloadTooLarge(f"HTTP 413: {message}")
+    if status == 503:
+        raise CapacityError(f"HTTP 503: {message}")
+    raise InvalidRequest(f"HTTP {status}: {message}", status=status)
 
 
 def _post(connection: Any, path: str, body: bytes, key: str, token: str | None) -> tuple[int, str]:

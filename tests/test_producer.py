@@ -146,3 +146,39 @@ print(json.dumps({"first": messages, "queued": listing["queued"]}))
     out = json.loads(result.stdout)
     assert out["first"] == ["hello"]
     assert out["queued"] == 1, "more events than the one log record were published"
+
+
+def test_control_from_python_cancels_a_loop_running_elsewhere(hub_process, pub):
+    import threading
+    import time
+
+    import sse_widgets
+
+    bar = sse_widgets.progress(range(10**7), channel="remote", mininterval=0, publisher=pub)
+    outcome: dict[str, str] = {}
+
+    def run() -> None:
+        try:
+            for _ in bar:
+                time.sleep(0.0005)
+        except sse_widgets.Cancelled as exc:
+            outcome["message"] = str(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.3)
+    ChannelPublisher("remote", pub).control("cancel", {"bar": bar.id})
+    thread.join(10)
+    assert "cancelled by a viewer" in outcome.get("message", ""), "the loop was not cancelled"
+
+
+def test_control_refusals_raise_errors_naming_the_problem(hub_process, pub):
+    from sse_widgets import InvalidRequest, NotAuthorized, Publisher
+
+    with pytest.raises(InvalidRequest, match="event"):
+        pub.post_control("remote", {"data": 1})
+    with pytest.raises(InvalidRequest, match="channel"):
+        ChannelPublisher("ok", pub).publisher.post_control("bad name", {"event": "cancel"})
+    stranger = Publisher(hub_process.url, "wrong-token", start=False)
+    with pytest.raises(NotAuthorized, match="403"):
+        ChannelPublisher("remote", stranger).control("cancel", {"bar": "x"})

@@ -176,7 +176,7 @@ def test_relay_control_cancels_a_running_loop_and_reports_refusals(hub_publisher
     from_view(widget, action="control", channel="", request=8, message={})
     assert sent.messages[-1]["reply"] == 8 and "channel" in sent.messages[-1]["error"]
     from_view(widget, action="control", channel="jobs", request=9, message={"event": 5})
-    assert sent.messages[-1]["reply"] == 9 and "400" in sent.messages[-1]["error"]
+    assert sent.messages[-1]["reply"] == 9 and "event" in sent.messages[-1]["error"]
     widget.close()
 
 

@@ -18,17 +18,14 @@ no "stop"). Threads are named ``sse-widgets-*`` so our logging handler ignores t
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 from ..client import EventStream
 from ..errors import SSEWidgetsError
 from ..publisher import get_publisher
-from ..transport import TOKEN_HEADER
 
 __all__ = ["Relay"]
 
@@ -131,7 +128,7 @@ class Relay:
     def _control(self, view: str, content: dict[str, Any]) -> None:
         request = content.get("request")
         try:
-            post_control(str(content.get("channel", "")), content.get("message"))
+            get_publisher().post_control(str(content.get("channel", "")), content.get("message"))
         except Exception as exc:  # noqa: BLE001 - the button shows it
             self._send(view, reply=request, error=str(exc))
         else:
@@ -192,28 +189,3 @@ class Relay:
                     with cls._active_lock:
                         cls._active.discard(stream)
                     stream.stop()
-
-
-def post_control(channel: str, message: Any) -> None:
-    """POST a viewer's control message (e.g. cancel) to the hub, with the kernel's token."""
-    if not channel or not isinstance(message, dict):
-        raise SSEWidgetsError("a control message needs a channel and an object")
-    publisher = get_publisher()
-    address = publisher.address
-    connection = address.connection(5.0)
-    headers = {"Content-Type": "application/json"}
-    if publisher.token:
-        headers[TOKEN_HEADER] = publisher.token
-    try:
-        path = address.path(f"api/channels/{quote(channel, safe='')}/control")
-        connection.request("POST", path, json.dumps(message).encode(), headers)
-        response = connection.getresponse()
-        body = response.read().decode("utf-8", "replace")
-    finally:
-        connection.close()
-    if response.status >= 400:
-        try:
-            reason = json.loads(body).get("error", body)  # the hub's {"error", "status"}
-        except (ValueError, AttributeError):
-            reason = body
-        raise SSEWidgetsError(f"the hub refused the control message ({response.status}): {reason}")
