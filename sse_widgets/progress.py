@@ -361,10 +361,16 @@ class Bar:
 
     def _check_cancel(self) -> None:
         bar: Bar | None = self
+        path: list[Bar] = []
         while bar is not None:
+            path.append(bar)
             if bar._cancel_requested:
-                message = f"progress bar {self.desc or self.id!r} was cancelled by a viewer"
-                self._end("cancelled", message)
+                # Name the bar the viewer cancelled, and end every bar from this one up to it
+                # as cancelled now: an enclosing plain `for` loop cannot see the exception
+                # pass (it only gets GeneratorExit) and would otherwise end `done`.
+                message = f"progress bar {bar.desc or bar.id!r} was cancelled by a viewer"
+                for ended in path:
+                    ended._end("cancelled", message)
                 raise Cancelled(message)
             bar = bar.parent
 

@@ -233,3 +233,22 @@ def test_a_script_whose_plain_loop_raises_ends_the_bar_with_the_error(hub_proces
         "KeyError: 'missing column'",
         6,
     )
+
+
+def test_cancelling_a_parent_names_it_and_ends_every_bar_down_to_the_loop(hub_process, pub):
+    # Plain for loops (no `with`): the outer loop only sees GeneratorExit, yet must end
+    # `cancelled`, and the message names the bar the viewer cancelled, not the inner one.
+    outer = progress(range(5), channel="p7", desc="epochs", publisher=pub, mininterval=0)
+    caught: list[str] = []
+    try:
+        for epoch in outer:
+            for _ in progress(range(10**6), channel="p7", desc=f"epoch {epoch}", publisher=pub):
+                outer.on_control("cancel", {"bar": outer.id})  # as the control listener does
+    except Cancelled as exc:
+        caught.append(str(exc))
+    assert caught == ["progress bar 'epochs' was cancelled by a viewer"]
+    assert pub.flush(20)
+    final = {e["desc"]: e for e in progress_events(hub_process, "p7")}
+    assert final["epochs"]["state"] == "cancelled"
+    assert final["epoch 0"]["state"] == "cancelled"
+    assert final["epochs"]["message"] == final["epoch 0"]["message"] == caught[0]
