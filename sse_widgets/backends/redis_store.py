@@ -1,0 +1,350 @@
+"""Channels kept in Redis Streams, shared by every server process that uses the same Redis.
+
+The storage layer the Redis backend of the hub is built on; it knows nothing of subscribers,
+frames or HTTP. Layout (every key under one prefix, by default ``{sse_widgets}:``; the braces
+are a Redis Cluster hash tag, so all keys live in one slot and one script may touch them all):
+
+- ``epoch``: a random token created once (``SET NX``); it names this Redis's life. If Redis
+  loses its data, the next publish creates a new one, so old cursors are recognised as stale.
+- ``seq``: the hub-wide counter. A stream entry's id is ``<seq>-0``, so stream ids *are* the
+  global sequence: one total order across channels, whichever process published.
+- ``s:<channel>``: the channel's stream; fields ``e`` (event), ``d`` (payload JSON), ``t`` (time).
+- ``snap:<channel>`` (hash ``<event>\\n<key>`` -> ``<time> <payload>``) and ``snapi:<channel>``
+  (sorted set of the same fields by seq): the latest state per bar, oldest dropped first.
+- ``evicted`` (hash channel -> highest seq trimmed from that channel) and ``channels`` (set).
+
+Must not: import tornado, hold per-viewer state, or open a Redis connection per reader; one
+:class:`StreamReader` per process reads every active channel.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ..errors import CapacityError, InvalidRequest
+from ..names import validate_channel_name, validate_event_name
+from ..records import PublishItem
+
+try:
+    import redis.asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environment
+    raise ModuleNotFoundError(
+        "the Redis backend needs the redis package: pip install sse_widgets[redis]",
+        name="redis",
+    ) from exc
+
+__all__ = [
+    "DOWN",
+    "BackendUnavailable",
+    "RedisStore",
+    "StoredEvent",
+    "scrub_url",
+    "seq_of",
+    "stored_event",
+]
+
+log = logging.getLogger(__name__)
+
+# Redis is unreachable: redis-py's connection errors (BusyLoadingError, "LOADING" while a
+# restarted server reads its AOF, is one) and the socket's. Script errors are not among them.
+DOWN = (OSError, RedisConnectionError, RedisTimeoutError)
+
+
+class BackendUnavailable(CapacityError):
+    """Redis cannot be reached (503); the request may succeed once it is back.
+
+    A CapacityError for now so the handlers already answer 503; proposed as its own branch of
+    the tree in ``errors.py``.
+    """
+
+
+# One script per publish: allocate the seqs, append, trim, record evictions, update the
+# snapshot. Running as one script makes it atomic against every other publisher, so ids are
+# consecutive within a batch and increase across all channels in the order Redis ran them.
+# KEYS: epoch, seq, stream, snapshot hash, snapshot index, evicted hash, channels set.
+# ARGV: candidate epoch, channel, maxlen, snapshot size, time, then (event, payload, key)*.
+_PUBLISH = """
+local epoch = redis.call('GET', KEYS[1])
+if not epoch then
+  redis.call('SET', KEYS[1], ARGV[1])
+  epoch = ARGV[1]
+end
+local n = (#ARGV - 5) / 3
+local last = redis.call('INCRBY', KEYS[2], n)
+local seq = last - n
+for i = 6, #ARGV, 3 do
+  seq = seq + 1
+  redis.call('XADD', KEYS[3], seq .. '-0', 'e', ARGV[i], 'd', ARGV[i + 1], 't', ARGV[5])
+  local key = ARGV[i + 2]
+  if key ~= '' then
+    redis.call('HSET', KEYS[4], key, ARGV[5] .. ' ' .. ARGV[i + 1])
+    redis.call('ZADD', KEYS[5], seq, key)
+  end
+end
+-- Exact trimming: the entries dropped are exactly the first `excess`, so the highest
+-- evicted seq is known (MAXLEN ~ would drop a varying number, whole radix-tree nodes).
+local excess = redis.call('XLEN', KEYS[3]) - tonumber(ARGV[3])
+if excess > 0 then
+  local gone = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess)
+  redis.call('XTRIM', KEYS[3], 'MAXLEN', '=', ARGV[3])
+  local id = gone[#gone][1]
+  redis.call('HSET', KEYS[6], ARGV[2], string.sub(id, 1, string.find(id, '-') - 1))
+end
+local over = redis.call('ZCARD', KEYS[5]) - tonumber(ARGV[4])
+if over > 0 then
+  local old = redis.call('ZPOPMIN', KEYS[5], over)
+  for i = 1, #old, 2 do redis.call('HDEL', KEYS[4], old[i]) end
+end
+redis.call('SADD', KEYS[7], ARGV[2])
+return {epoch, last - n + 1}
+"""
+
+# Delete a channel, remembering its last seq as evicted (a tombstone): a reader holding a
+# cursor from before the deletion gets a reset if the channel is created again.
+# KEYS: stream, snapshot hash, snapshot index, evicted hash, channels set. ARGV: channel.
+_DELETE = """
+local found = redis.call('SREM', KEYS[5], ARGV[1])
+local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if top[1] then
+  local id = top[1][1]
+  redis.call('HSET', KEYS[4], ARGV[1], string.sub(id, 1, string.find(id, '-') - 1))
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+return found
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event read back from Redis; ``key`` is the snapshot key for state events."""
+
+    channel: str
+    seq: int
+    event: str
+    payload: str
+    time: float
+    key: tuple[str, str] | None = None
+
+
+def scrub_url(url: str) -> str:
+    """``url`` without its password, fit for messages and logs.
+
+    >>> scrub_url("redis://user:secret@db:6379/0")
+    'redis://user:***@db:6379/0'
+    """
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def seq_of(stream_id: str | bytes) -> int:
+    """The seq of a stream id ``<seq>-0``."""
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    return int(text.partition("-")[0])
+
+
+class RedisStore:
+    """Channels in Redis Streams: publish, history, snapshot, evictions.
+
+    >>> async def demo(url):  # doctest: +SKIP
+    ...     store = await RedisStore.connect(url)
+    ...     await store.publish("demo", [("log", '{"message": "hi"}')])
+    [1]
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        history_size: int = 1000,
+        snapshot_size: int = 10_000,
+        state_events: dict[str, str] | None = None,
+        prefix: str = "{sse_widgets}:",
+    ) -> None:
+        self.url = url
+        self.history_size = history_size
+        self.snapshot_size = snapshot_size
+        self.state_events = {"progress": "bar"} if state_events is None else state_events
+        self.prefix = prefix
+        #: The epoch of this Redis's data (set by :meth:`connect`, refreshed by publishes).
+        self.epoch = ""
+        # No automatic retries: a publish whose reply was lost may have run, and running it
+        # again would publish twice. Callers see the error (503) and decide.
+        # Typed Any: redis-py's annotations cannot express decode_responses=True (str replies).
+        self.redis: Any = aioredis.Redis.from_url(
+            url, decode_responses=True, retry=Retry(NoBackoff(), 0), health_check_interval=0
+        )
+        self._publish_script = self.redis.register_script(_PUBLISH)
+        self._delete_script = self.redis.register_script(_DELETE)
+
+    @classmethod
+    async def connect(cls, url: str, **options: Any) -> RedisStore:
+        """A store whose Redis answered; raises :class:`BackendUnavailable` otherwise."""
+        store = cls(url, **options)
+        try:
+            await store.redis.ping()
+            store.epoch = await store.current_epoch(store.redis)
+        except DOWN as exc:
+            await store.close()
+            raise store.unavailable(exc, starting=True) from None
+        return store
+
+    def unavailable(self, exc: BaseException, *, starting: bool = False) -> BackendUnavailable:
+        """The error to raise for ``exc``: which Redis, what failed, what to do."""
+        what = "cannot reach" if starting else "lost"
+        return BackendUnavailable(
+            f"{what} Redis at {scrub_url(self.url)} ({type(exc).__name__}: {exc}); check that "
+            "redis-server runs there and c.SSEWidgets.backend names it, then try again"
+        )
+
+    async def current_epoch(self, client: Any) -> str:
+        """The epoch of the data in Redis, created if there is none yet (``SET NX``)."""
+        await client.set(self._key("epoch"), secrets.token_hex(4), nx=True)
+        return str(await client.get(self._key("epoch")))
+
+    def _key(self, *parts: str) -> str:
+        return self.prefix + ":".join(parts)
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def item(self, event: str, payload: str) -> PublishItem:
+        """Validate an ``(event, payload JSON)`` pair; raises InvalidRequest naming the fault."""
+        validate_event_name(event)
+        if not isinstance(payload, str):
+            raise InvalidRequest(f"event {event!r}: data must be JSON text, not {payload!r}")
+        try:
+            data = json.loads(payload)
+        except ValueError as exc:
+            raise InvalidRequest(f"event {event!r}: data is not valid JSON: {exc}") from None
+        key = None
+        field = self.state_events.get(event)
+        if field is not None and isinstance(data, dict):
+            value = data.get(field)
+            if isinstance(value, (str, int)) and not isinstance(value, bool):
+                key = (event, str(value))
+        return PublishItem(event, payload, key)
+
+    async def publish(
+        self,
+        channel: str,
+        frames: Sequence[PublishItem | tuple[str, str]],
+        *,
+        now: float | None = None,
+    ) -> list[int]:
+        """Append events to ``channel`` atomically; return their seqs (consecutive).
+
+        Tuples are validated here; PublishItems come from ``Hub.prepare`` and are trusted.
+        Raises :class:`BackendUnavailable` when Redis cannot be reached.
+        """
+        validate_channel_name(channel)
+        items = [f if isinstance(f, PublishItem) else self.item(*f) for f in frames]
+        if not items:
+            return []
+        args: list[str | int | float] = [
+            secrets.token_hex(4), channel, self.history_size, self.snapshot_size,
+            time.time() if now is None else now,
+        ]
+        for it in items:
+            # Event names cannot hold a LF, so "<event>\n<key>" splits back unambiguously.
+            args += [it.event, it.payload, f"{it.key[0]}\n{it.key[1]}" if it.key else ""]
+        keys = [
+            self._key("epoch"), self._key("seq"), self._key("s", channel),
+            self._key("snap", channel), self._key("snapi", channel), self._key("evicted"),
+            self._key("channels"),
+        ]
+        try:
+            epoch, first = await self._publish_script(keys=keys, args=args)
+        except DOWN as exc:
+            raise self.unavailable(exc) from None
+        if epoch != self.epoch:
+            log.warning("Redis at %s lost its data (new epoch %s)", scrub_url(self.url), epoch)
+            self.epoch = epoch
+        return list(range(int(first), int(first) + len(items)))
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def history(
+        self, channel: str, after_seq: int = 0, count: int = 512
+    ) -> list[StoredEvent]:
+        """Up to ``count`` retained events of ``channel`` with a seq above ``after_seq``."""
+        entries = await self.redis.xrange(
+            self._key("s", channel), min=f"({after_seq}-0", max="+", count=count
+        )
+        return [stored_event(channel, entry_id, fields) for entry_id, fields in entries]
+
+    async def snapshot(self, channel: str) -> list[StoredEvent]:
+        """The latest state per bar of ``channel``, oldest first."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(self._key("snap", channel))
+            pipe.zrange(self._key("snapi", channel), 0, -1, withscores=True)
+            states, order = await pipe.execute()
+        result = []
+        for field, score in order:
+            value = states.get(field)
+            if value is None:
+                continue
+            event, _, key = field.partition("\n")
+            stamp, _, payload = value.partition(" ")
+            state = StoredEvent(channel, int(score), event, payload, float(stamp), (event, key))
+            result.append(state)
+        return result
+
+    async def evicted_upto(self, channel: str) -> int:
+        """The highest seq trimmed from ``channel`` (or its last seq when deleted); 0 if none."""
+        return int(await self.redis.hget(self._key("evicted"), channel) or 0)
+
+    async def head(self) -> int:
+        """The newest seq handed out (0 before any publish)."""
+        return int(await self.redis.get(self._key("seq")) or 0)
+
+    async def channels(self) -> list[dict[str, Any]]:
+        """Every channel, sorted by name: ``name``, ``last_seq``, ``last_time``, ``retained``."""
+        names = sorted(await self.redis.smembers(self._key("channels")))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.xlen(self._key("s", name))
+                pipe.xrevrange(self._key("s", name), count=1)
+            replies = await pipe.execute()
+        result = []
+        for i, name in enumerate(names):
+            count, top = replies[2 * i], replies[2 * i + 1]
+            last = stored_event(name, *top[0]) if top else None
+            result.append({
+                "name": name,
+                "last_seq": last.seq if last else None,
+                "last_time": last.time if last else None,
+                "retained": count,
+            })
+        return result
+
+    async def delete(self, channel: str) -> bool:
+        """Remove a channel's events and snapshot; False if it did not exist."""
+        validate_channel_name(channel)
+        keys = [
+            self._key("s", channel), self._key("snap", channel), self._key("snapi", channel),
+            self._key("evicted"), self._key("channels"),
+        ]
+        return bool(await self._delete_script(keys=keys, args=[channel]))
+
+    async def close(self) -> None:
+        """Close the store's connections."""
+        await self.redis.aclose()
+
+
+def stored_event(channel: str, entry_id: str, fields: dict[str, str]) -> StoredEvent:
+    """The event of a stream entry (id ``<seq>-0``, fields e, d, t)."""
+    return StoredEvent(channel, seq_of(entry_id), fields["e"], fields["d"], float(fields["t"]))
