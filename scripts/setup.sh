@@ -7,10 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: Node.js/npm (the JS build), Chromium (the browser tests drive
-# /usr/bin/chromium with Playwright; `playwright install` cannot download here).
+# /usr/bin/chromium with Playwright; `playwright install` cannot download here), Redis.
 missing=()
 command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# redis-server: the Redis backend's tests start their own on a free loopback port.
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]} with apt-get" >&2
   apt-get update -qq
