@@ -87,6 +87,7 @@ class Bar:
         "failures",
         "id",
         "iterable",
+        "leave",
         "message",
         "mininterval",
         "n",
@@ -110,6 +111,7 @@ class Bar:
         mininterval: float = 0.1,
         parent: Bar | None = _AUTO,
         phases: Mapping[str, float] | None = None,
+        leave: bool = True,
         publisher: Publisher | None = None,
     ) -> None:
         if total is None and iterable is not None:
@@ -138,6 +140,7 @@ class Bar:
         self.failures = 0
         self.errors: deque[str] = deque(maxlen=5)
         self.phases = dict(phases) if phases else None
+        self.leave = bool(leave)  # False: viewers remove the bar once it is done (tqdm's)
         self.phase: str | None = None
         self._phase_base = 0.0  # weight of the phases already finished
         self._phase_of: tuple[Bar, str] | None = None  # (parent, phase) this bar drives
@@ -431,7 +434,8 @@ def progress(iterable: Iterable[Any] | None = None, **options: Any) -> Bar:
     """A progress bar over ``iterable`` (or a manual one), streamed to a channel.
 
     Options: ``total``, ``desc``, ``unit``, ``channel`` (default ``"default"``),
-    ``mininterval`` (seconds between updates, default 0.1), ``parent``, ``phases``.
+    ``mininterval`` (seconds between updates, default 0.1), ``parent``, ``phases``,
+    ``leave`` (default True; False: viewers remove the bar once it is done, like tqdm's).
 
     >>> offline = Publisher("http://127.0.0.1:9/", start=False)  # queues, never sends
     >>> bar = progress(range(3), desc="demo", publisher=offline)

@@ -50,4 +50,6 @@ def event_json(bar: Any, rate: float | None, eta: float | None, elapsed: float) 
         )
     if bar.phases:
         payload += f',"phase":{_encode(bar.phase)},"phases":{_encode(bar.phases)}'
+    if not bar.leave:
+        payload += ',"leave":false'
     return payload + "}"

@@ -284,6 +284,9 @@ class tqdm(std_tqdm):
             "state": self.state,
             "message": self._message or (str(postfix) if postfix else None),
         }
+        # tqdm's leave (None: keep only a top-level bar); viewers remove a done bar without it
+        if not (self.leave if self.leave is not None else self.parent is None):
+            data["leave"] = False
         try:
             publisher.send(self.channel, "progress", data)
         except InvalidRequest:

@@ -252,3 +252,14 @@ def test_cancelling_a_parent_names_it_and_ends_every_bar_down_to_the_loop(hub_pr
     assert final["epochs"]["state"] == "cancelled"
     assert final["epoch 0"]["state"] == "cancelled"
     assert final["epochs"]["message"] == final["epoch 0"]["message"] == caught[0]
+
+
+def test_leave_false_is_said_in_the_events_so_viewers_drop_the_finished_bar(hub_process, pub):
+    for _ in progress(range(3), channel="p8", desc="kept", publisher=pub):
+        pass
+    for _ in progress(range(3), channel="p8", desc="gone", publisher=pub, leave=False):
+        pass
+    assert pub.flush(20)
+    final = {e["desc"]: e for e in progress_events(hub_process, "p8")}
+    assert "leave" not in final["kept"]
+    assert final["gone"]["leave"] is False and final["gone"]["state"] == "done"

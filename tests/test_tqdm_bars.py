@@ -378,3 +378,19 @@ def test_the_package_exposes_tqdm_lazily_and_only_when_installed():
     )
     message, name, has = out.stdout.strip().rsplit(maxsplit=2)
     assert "pip install sse_widgets[tqdm]" in message and name == "tqdm" and has == "False"
+
+
+def test_leave_false_and_nested_default_tell_viewers_to_drop_finished_bars(hub_process, pub):
+    with tqdm(range(1), channel="t9", desc="outer", publisher=pub) as outer:
+        for _ in outer:
+            for _ in trange(2, channel="t9", desc="inner default", publisher=pub, leave=None):
+                pass
+            for _ in trange(2, channel="t9", desc="inner kept", publisher=pub):
+                pass
+    for _ in trange(2, channel="t9", desc="top gone", publisher=pub, leave=False):
+        pass
+    assert pub.flush(20)
+    final = {e["desc"]: e for e in progress_events(hub_process, "t9")}
+    assert "leave" not in final["outer"] and "leave" not in final["inner kept"]
+    assert final["inner default"]["leave"] is False  # tqdm: None keeps only top-level bars
+    assert final["top gone"]["leave"] is False

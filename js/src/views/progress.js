@@ -384,7 +384,13 @@ export function createProgressView(el, options, host) {
           if (bar.p.parent !== payload.parent || (filter != null && bar.p.desc !== payload.desc)) structureChanged = true;
           bar.p = payload;
         }
-        dirty.add(bar);
+        if (payload.leave === false && payload.state === "done") {
+          // tqdm's leave=False: a finished bar goes (an error or a cancel stays, to be seen)
+          bars.delete(id);
+          dirty.delete(bar);
+          bar.row?.el.remove();
+          structureChanged = true;
+        } else dirty.add(bar);
       }
       schedule();
     },

@@ -202,6 +202,20 @@ describe("createProgressView", () => {
     expect(/** @type {HTMLElement} */ (row("b1").querySelector(".ssew-bar-errors")).hidden).toBe(true);
   });
 
+  it("removes a finished bar sent with leave: false (tqdm's leave=False), keeps a failed one", () => {
+    const { view, root } = setup();
+    const m = meta("c");
+    view.onEvent("progress", { bar: "outer", value: 0, total: 2, state: "running" }, m);
+    view.onEvent("progress", { bar: "e1", parent: "outer", value: 5, total: 5, state: "running", leave: false }, m);
+    view.onEvent("progress", { bar: "e2", parent: "outer", value: 1, total: 5, state: "running", leave: false }, m);
+    nextFrame();
+    expect([...root.querySelectorAll(".ssew-bar")].map((b) => b.getAttribute("data-bar"))).toEqual(["outer", "e1", "e2"]);
+    view.onEvent("progress", { bar: "e1", parent: "outer", value: 5, total: 5, state: "done", leave: false }, m);
+    view.onEvent("progress", { bar: "e2", parent: "outer", value: 1, total: 5, state: "error", message: "boom", leave: false }, m);
+    nextFrame();
+    expect([...root.querySelectorAll(".ssew-bar")].map((b) => b.getAttribute("data-bar"))).toEqual(["outer", "e2"]);
+  });
+
   it("shows the current phase next to the description", () => {
     const { send, text } = setup();
     send({ value: 2.5, total: 10, rate: 0.02, phase: "train", phases: { load: 1, train: 8, save: 1 } });
