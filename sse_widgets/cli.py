@@ -67,6 +67,21 @@ def _find_hub(
     )
 
 
+def _read_token_file(path: str) -> str:
+    """The first line of ``path``, stripped; an unreadable or empty file stops ``serve``."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            token = file.readline().strip()
+    except OSError as exc:
+        raise SystemExit(f"sse-widgets serve: cannot read --token-file {path}: {exc}") from None
+    if not token:
+        raise SystemExit(
+            f"sse-widgets serve: --token-file {path} is empty; put the token on its first line "
+            "(or use --token '' to turn authentication off)"
+        )
+    return token
+
+
 def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
     from .server.config import SSEWidgets
     from .server.standalone import serve_forever
@@ -91,8 +106,13 @@ def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
     logging.basicConfig(
         level=logging.INFO, format="[%(levelname)s %(asctime)s %(name)s] %(message)s"
     )
+    token = args.token
+    if args.token_file is not None:
+        if token is not None:
+            raise SystemExit("sse-widgets serve: give --token or --token-file, not both")
+        token = _read_token_file(args.token_file)
     try:
-        asyncio.run(serve_forever(config, host=args.host, port=args.port, token=args.token))
+        asyncio.run(serve_forever(config, host=args.host, port=args.port, token=token))
     except KeyboardInterrupt:
         pass
     except OSError as exc:  # e.g. the port is taken: say so, without a traceback
@@ -301,6 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--token",
         default=None,
         help="access token (default: generated and printed); '' turns auth off",
+    )
+    serve.add_argument(
+        "--token-file",
+        metavar="PATH",
+        default=None,
+        help="read the access token from this file (first line): a fixed token that survives "
+        "restarts without showing on the command line (ps)",
     )
     serve.add_argument(
         "--allow-origin",

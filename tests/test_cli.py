@@ -180,3 +180,57 @@ def test_a_taken_port_is_reported_without_a_traceback(command, tmp_path):
         result = _run(*args, "--port", str(port))
     assert result.returncode != 0
     assert "cannot listen on port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_reads_a_fixed_token_from_a_file(tmp_path):
+    import signal
+    import socket
+
+    from conftest import free_port
+
+    secret = tmp_path / "token"
+    secret.write_text("from-the-file\n")
+    port = free_port()
+    env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    env.pop("SSE_WIDGETS_URL", None)
+    serve = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--token-file", str(secret)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.05)
+        url = f"http://127.0.0.1:{port}/"
+        ok = _run("publish", "c", "log", "1", "--url", url, "--token", "from-the-file")
+        assert ok.returncode == 0, ok.stderr
+        refused = _run("publish", "c", "log", "1", "--url", url, "--token", "other")
+        assert refused.returncode != 0 and "403" in refused.stderr
+    finally:
+        os.kill(serve.pid, signal.SIGTERM)
+        serve.wait(10)
+    assert "from-the-file" not in " ".join(serve.args)  # the token is not on the command line
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "problem"),
+    [
+        ("", [], "is empty"),
+        (None, [], "cannot read --token-file"),
+        ("x", ["--token", "y"], "not both"),
+    ],
+)
+def test_serve_token_file_problems_are_named(tmp_path, content, extra, problem):
+    path = tmp_path / "token"
+    if content is not None:
+        path.write_text(content)
+    result = _run("serve", "--port", "0", "--token-file", str(path), *extra, timeout=20)
+    assert result.returncode != 0
+    assert problem in result.stderr, result.stderr
