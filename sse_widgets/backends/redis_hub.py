@@ -1,0 +1,372 @@
+"""The hub on Redis: channels, seqs, epoch, history and snapshots shared by many processes.
+
+:class:`RedisHub` is a :class:`~sse_widgets.hub.Hub` whose data lives in Redis
+(:class:`~sse_widgets.backends.redis_store.RedisStore`). Publishing runs the store's script and
+does *not* fan out: every process (this one included) fans out what its one
+:class:`~sse_widgets.backends.redis_reader.StreamReader` reads back, so an event published on
+another process reaches this process's subscribers the same way as a local one.
+
+Each channel some local subscriber reads has a local :class:`~sse_widgets.records.Channel`
+cache, filled from Redis (history, snapshot, ``evicted_upto``) before the first subscription
+opens and then fed by the reader; the replay code of the memory hub runs unchanged on it. The
+last subscriber leaving a channel drops its cache and stops reading it.
+
+Subscribing needs Redis round trips, so it is :meth:`RedisHub.subscribe_async`; likewise
+:meth:`RedisHub.publish_control_async` and :meth:`RedisHub.delete_channel_async`. The
+synchronous methods of the memory hub raise a clear error instead of working on stale data.
+
+Invariant behind the ordering guarantees: when a subscription opens at position ``P``, the
+cache of each of its channels holds every event with a seq up to ``P`` (what Redis has), and
+anything above ``P`` is either still to come from the reader (and fanned out to it) or, if the
+reader was faster, read from the cache by catching up; so a stream's ids never decrease and a
+cursor minted by another process resumes exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ..hub import _CONTROL_SUFFIX, Hub, HubConfig
+from ..names import validate_channel_name
+from ..records import Channel, PublishItem, Record
+from ..subscription import Subscription
+from .redis_reader import StreamReader
+from .redis_store import DOWN, RedisStore, StoredEvent
+
+__all__ = ["RedisHub"]
+
+log = logging.getLogger(__name__)
+
+_PAGE = 1000  # history entries per XRANGE while filling a cache
+_SYNC_TIMEOUT = 5.0  # longest wait for the reader to reach the head before subscribing
+
+
+class RedisHub(Hub):
+    """A hub whose channels live in Redis, shared by every process using the same Redis.
+
+    >>> async def demo(url):  # doctest: +SKIP
+    ...     hub = await RedisHub.connect(url)
+    ...     sub = await hub.subscribe_async(["demo"])
+    ...     await hub.publish("demo", [hub.prepare("log", {"message": "hi"})])
+    """
+
+    def __init__(self, store: RedisStore, config: HubConfig | None = None) -> None:
+        super().__init__(config, epoch=store.epoch)
+        self.store = store
+        self.reader = StreamReader(store, self._on_event, on_epoch=self._on_epoch)
+        #: channel key -> highest seq its local cache holds (every event up to it is there)
+        self._watched: dict[str, int] = {}
+        self._pin: int | None = None
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def connect(cls, url: str, config: HubConfig | None = None) -> RedisHub:
+        """A started hub on the Redis at ``url``; raises ``BackendUnavailable`` (503, one
+        message naming the URL without its password) when Redis cannot be reached."""
+        config = config or HubConfig()
+        store = await RedisStore.connect(
+            url,
+            history_size=config.history_size,
+            snapshot_size=config.snapshot_size,
+            state_events=dict(config.state_events),
+        )
+        hub = cls(store, config)
+        hub.reader.start()
+        return hub
+
+    # -- publishing -------------------------------------------------------------------------
+
+    async def publish(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
+        """Append events in Redis (one script); subscribers get them through the reader."""
+        validate_channel_name(channel)
+        return await self._publish_key(channel, items)
+
+    def publish_nowait(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
+        raise NotImplementedError("RedisHub publishes through Redis: use await hub.publish()")
+
+    async def publish_control_async(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
+        """Publish viewer-to-producer messages on the channel's control stream, in Redis, so
+        the producer gets them whichever process it reads from."""
+        return await self._publish_key(self.control_key(channel), items)
+
+    def publish_control(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
+        raise NotImplementedError(
+            "RedisHub publishes through Redis: use await hub.publish_control_async()"
+        )
+
+    async def _publish_key(self, key: str, items: Sequence[PublishItem]) -> list[str]:
+        if not items:
+            return []
+        if key.endswith(_CONTROL_SUFFIX):
+            seqs = await _publish_raw(self.store, key, items)
+        else:
+            seqs = await self.store.publish(key, items)
+        epoch = self.store.epoch
+        if epoch != self.epoch:  # the script saw Redis's data gone before our reader did
+            self.reader.positions = dict.fromkeys(self.reader.positions, 0)
+            self._on_epoch(epoch)
+        self._seq = max(self._seq, seqs[-1])
+        return [f"{epoch}-{seq}" for seq in seqs]
+
+    # -- the reader's events ----------------------------------------------------------------
+
+    def _on_event(self, event: StoredEvent) -> None:
+        key = event.channel
+        known = self._watched.get(key)
+        target = self._channels.get(key)
+        if known is None or target is None or event.seq <= known:
+            return  # not (or no longer) cached here, or filled from the history already
+        self._watched[key] = event.seq
+        if event.seq > self._seq:
+            self._seq = event.seq
+        record = self._record(event)
+        target.append([record])
+        self._fan_out(target, [record])
+
+    def _record(self, event: StoredEvent) -> Record:
+        key = event.key
+        if key is None:
+            field = self.config.state_events.get(event.event)
+            if field is not None:
+                data = json.loads(event.payload)
+                value = data.get(field) if isinstance(data, dict) else None
+                if isinstance(value, (str, int)) and not isinstance(value, bool):
+                    key = (event.event, str(value))
+        item = PublishItem(event.event, event.payload, key)
+        return Record(event.seq, f"{self.epoch}-{event.seq}", event.channel, item, event.time)
+
+    def _on_epoch(self, epoch: str) -> None:
+        # Redis lost its data: seqs start again from 1. Empty the caches (the reader reads
+        # every channel again from 0) and make each subscriber announce a reset.
+        log.warning("Redis lost its data: channels start again (epoch %s)", epoch)
+        self.epoch = epoch
+        self._seq = 0
+        for key, old in list(self._channels.items()):
+            fresh = Channel(key, self.config)
+            fresh.subscribers = old.subscribers
+            self._channels[key] = fresh
+            self._watched[key] = 0
+            for sub in old.subscribers:
+                sub.resets[key] = "hub-restarted"
+                sub.position, sub.catching_up, sub.seen_evicted = 0, True, {}
+                sub.push(f"id: {epoch}-0\n\n".encode())  # wakes it; it refills from there
+
+    # -- subscribing ------------------------------------------------------------------------
+
+    @property
+    def seq(self) -> int:
+        """The newest seq known here (pinned to the store's head while a subscription opens)."""
+        return self._seq if self._pin is None else self._pin
+
+    @property
+    def head(self) -> str:
+        return f"{self.epoch}-{self.seq}"
+
+    async def subscribe_async(
+        self,
+        channels: Iterable[str],
+        *,
+        events: Iterable[str] | None = None,
+        cursor: str | None = None,
+        replay: str = "none",
+        single: bool = False,
+    ) -> Subscription:
+        """:meth:`Hub.subscribe` after loading the channels from Redis (see the module doc)."""
+        keys = list(dict.fromkeys(channels))
+        for key in keys:
+            name = key.removesuffix(_CONTROL_SUFFIX) if isinstance(key, str) else key
+            validate_channel_name(name)
+        async with self._lock:
+            try:
+                position = max(self._seq, await self.store.head())
+                new = [k for k in keys if k not in self._watched]
+                await self._sync([k for k in keys if k in self._watched], position)
+                for key in new:
+                    await self._fill(key, position)
+            except DOWN as exc:
+                self._release(keys)  # the channels loaded before Redis went away
+                raise self.store.unavailable(exc) from None
+            self._pin = position
+            try:
+                sub = super().subscribe(
+                    keys, events=events, cursor=cursor, replay=replay, single=single
+                )
+            except BaseException:
+                self._release(keys)
+                raise
+            finally:
+                self._pin = None
+        self._seq = max(self._seq, position)
+        if not sub.catching_up and any(self._watched[k] > sub.position for k in keys):
+            sub.catching_up = True  # the reader got ahead meanwhile: read those from the cache
+        return sub
+
+    def subscribe(self, channels: Iterable[str], **options: Any) -> Subscription:
+        keys = list(dict.fromkeys(channels))
+        if self._pin is None and any(k not in self._watched for k in keys):
+            raise NotImplementedError(
+                "RedisHub loads channels from Redis first: use await hub.subscribe_async()"
+            )
+        return super().subscribe(keys, **options)
+
+    async def _fill(self, key: str, position: int) -> None:
+        """Load a channel's cache: snapshot, history up to ``position``, ``evicted_upto``."""
+        store = self.store
+        states = await store.snapshot(key)
+        events: list[StoredEvent] = []
+        while True:
+            page = await store.history(key, events[-1].seq if events else 0, _PAGE)
+            events += [e for e in page if e.seq <= position]
+            if len(page) < _PAGE or page[-1].seq >= position:
+                break
+        evicted = await store.evicted_upto(key)
+        if len(self._channels) >= self.config.max_channels:
+            self._channel_capacity_error()
+        target = Channel(key, self.config, evicted)
+        for state in states:
+            if state.seq <= position:
+                record = self._record(state)
+                target.snapshot[record.key or (state.event, "")] = record
+        records = [self._record(e) for e in events]
+        if records:
+            target.append(records)  # replaces the snapshot's records still in the history
+        self._channels[key] = target
+        self._watched[key] = position
+        await self.reader.watch(key, position)
+
+    async def _sync(self, keys: list[str], position: int) -> None:
+        """Wait until the reader has put every event up to ``position`` in these caches."""
+        deadline = asyncio.get_running_loop().time() + _SYNC_TIMEOUT
+        for key in keys:
+            while key in self._watched and self._watched[key] < position:
+                ahead = await self.store.history(key, self._watched[key], 1)
+                if not ahead or ahead[0].seq > position:
+                    self._watched[key] = max(self._watched[key], position)
+                    break
+                if asyncio.get_running_loop().time() > deadline:
+                    log.warning("the Redis reader is behind on %r; subscribing anyway", key)
+                    break
+                await asyncio.sleep(0.005)
+
+    def unsubscribe(self, sub: Subscription, reason: str = "unsubscribed") -> None:
+        """Detach a subscription; channels left without subscribers stop being read."""
+        attached = sub in self._subscriptions
+        super().unsubscribe(sub, reason)
+        if attached:
+            self._release(sub.channels)
+
+    def _release(self, keys: Iterable[str]) -> None:
+        idle = []
+        for key in keys:
+            target = self._channels.get(key)
+            if key in self._watched and (target is None or not target.subscribers):
+                self._channels.pop(key, None)
+                del self._watched[key]
+                idle.append(key)
+        if idle:
+            task = asyncio.get_running_loop().create_task(self._unwatch(idle))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _unwatch(self, keys: list[str]) -> None:
+        async with self._lock:  # a subscribe_async meanwhile may have taken them again
+            await self.reader.unwatch([k for k in keys if k not in self._watched])
+
+    # -- channels ---------------------------------------------------------------------------
+
+    async def channels_async(self) -> list[dict[str, Any]]:
+        """Every public channel in Redis, with this process's subscriber counts."""
+        result = []
+        for info in await self.store.channels():
+            name = info["name"]
+            if name.endswith(_CONTROL_SUFFIX):
+                continue
+            local = self._channels.get(name)
+            seq = info["last_seq"]
+            result.append(
+                {
+                    "name": name,
+                    "subscribers": len(local.subscribers) if local else 0,
+                    "last_id": f"{self.epoch}-{seq}" if seq is not None else None,
+                    "last_time": info["last_time"],
+                    "retained": info["retained"],
+                }
+            )
+        return result
+
+    async def delete_channel_async(self, name: str) -> bool:
+        """Delete a channel and its control stream in Redis; local subscribers get ``close``.
+
+        Subscribers on other processes are not told yet (see the report on issue 6).
+        """
+        validate_channel_name(name)
+        found = await self.store.delete(name)
+        await _delete_raw(self.store, name + _CONTROL_SUFFIX)
+        for key in (name, name + _CONTROL_SUFFIX):
+            self._watched.pop(key, None)
+        found = Hub.delete_channel(self, name) or found
+        await self.reader.unwatch([name, name + _CONTROL_SUFFIX])
+        return found
+
+    def delete_channel(self, name: str) -> bool:
+        raise NotImplementedError("RedisHub deletes in Redis: use await hub.delete_channel_async()")
+
+    # -- lifetime ---------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the subscriptions, stop the reader and close the Redis connections."""
+        await super().close()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.reader.close()
+        await self.store.close()
+
+
+# The store validates public channel names, so control streams (``<name>#control``, a name
+# no client can publish to directly) go through its script here. Proposed: a ``key``
+# variant of RedisStore.publish / delete that accepts control keys.
+
+
+async def _publish_raw(store: RedisStore, key: str, items: Sequence[PublishItem]) -> list[int]:
+    args: list[str | int | float] = [
+        secrets.token_hex(4),
+        key,
+        store.history_size,
+        store.snapshot_size,
+        time.time(),
+    ]
+    for it in items:
+        args += [it.event, it.payload, f"{it.key[0]}\n{it.key[1]}" if it.key else ""]
+    keys = [
+        store._key("epoch"),
+        store._key("seq"),
+        store._key("s", key),
+        store._key("snap", key),
+        store._key("snapi", key),
+        store._key("evicted"),
+        store._key("channels"),
+    ]
+    try:
+        epoch, first = await store._publish_script(keys=keys, args=args)
+    except DOWN as exc:
+        raise store.unavailable(exc) from None
+    store.epoch = epoch
+    return list(range(int(first), int(first) + len(items)))
+
+
+async def _delete_raw(store: RedisStore, key: str) -> bool:
+    keys = [
+        store._key("s", key),
+        store._key("snap", key),
+        store._key("snapi", key),
+        store._key("evicted"),
+        store._key("channels"),
+    ]
+    return bool(await store._delete_script(keys=keys, args=[key]))
