@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .errors import SSEWidgetsError
+
 __all__ = ["main"]
 
 
@@ -89,7 +91,7 @@ def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
     overrides = _parse_config_overrides(extra)
     if args.allow_origin:
         overrides["allow_origins"] = args.allow_origin
-    for name in ("history_size", "ping_interval", "buffer_bytes"):
+    for name in ("history_size", "ping_interval", "buffer_bytes", "backend"):
         if getattr(args, name) is not None:
             overrides[name] = getattr(args, name)
     known = set(SSEWidgets.class_trait_names(config=True))
@@ -113,6 +115,8 @@ def cmd_serve(args: argparse.Namespace, extra: list[str]) -> int:
         token = _read_token_file(args.token_file)
     try:
         asyncio.run(serve_forever(config, host=args.host, port=args.port, token=token))
+    except (SSEWidgetsError, ModuleNotFoundError) as exc:  # e.g. Redis unreachable at start
+        raise SystemExit(f"sse-widgets serve: {exc}") from None
     except KeyboardInterrupt:
         pass
     except OSError as exc:  # e.g. the port is taken: say so, without a traceback
@@ -337,6 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow cross-origin use from ORIGIN (repeatable; '*' for any)",
     )
     serve.add_argument("--history-size", type=int, help="events kept per channel")
+    serve.add_argument(
+        "--backend",
+        metavar="URL",
+        help="'memory' (default) or redis://host:port/db: share channels with other servers",
+    )
     serve.add_argument("--ping-interval", type=float, help="seconds between heartbeats")
     serve.add_argument("--buffer-bytes", type=int, help="send buffer per subscriber")
 

@@ -341,6 +341,34 @@ class Hub:
                     self.unsubscribe(sub, "channel-deleted")
         return found
 
+    # -- the awaitable API the servers use --------------------------------------------------
+    # The memory hub answers at once; a shared backend (backends/redis_hub.py) overrides
+    # these with calls that wait for Redis. Handlers always await them.
+
+    async def subscribe_async(
+        self,
+        channels: Iterable[str],
+        *,
+        events: Iterable[str] | None = None,
+        cursor: str | None = None,
+        replay: str = "none",
+        single: bool = False,
+    ) -> Subscription:
+        """:meth:`subscribe`, awaitable."""
+        return self.subscribe(channels, events=events, cursor=cursor, replay=replay, single=single)
+
+    async def publish_control_async(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
+        """:meth:`publish_control`, awaitable."""
+        return self.publish_control(channel, items)
+
+    async def channels_async(self) -> list[dict[str, Any]]:
+        """:meth:`channels`, awaitable."""
+        return self.channels()
+
+    async def delete_channel_async(self, name: str) -> bool:
+        """:meth:`delete_channel`, awaitable."""
+        return self.delete_channel(name)
+
     # -- lifetime -----------------------------------------------------------------------------
 
     def start(self) -> None:

@@ -102,6 +102,25 @@ class SSEWidgets(Configurable):
             raise ValueError("c.SSEWidgets.coalesce_ms must be 0 or more")
         return proposal["value"]
 
+    backend = Unicode(
+        "memory",
+        help=(
+            "Where channels live: 'memory' (this process), or 'redis://host:port/db' to share "
+            "channels, ids and history with other server processes on that Redis (needs "
+            "`pip install sse_widgets[redis]`; `sse-widgets serve --backend` for now, the "
+            "Jupyter extension still uses memory)"
+        ),
+    ).tag(config=True)
+
+    @validate("backend")
+    def _known_backend(self, proposal):  # type: ignore[no-untyped-def]
+        value = str(proposal["value"]).strip()
+        if value != "memory" and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(
+                f"c.SSEWidgets.backend must be 'memory' or a redis:// URL, not {value!r}"
+            )
+        return value
+
     def hub_config(self) -> HubConfig:
         """The pure-Python hub settings these traits describe."""
         return HubConfig(

@@ -144,6 +144,14 @@ class SSEWidgetsExtension(ExtensionApp):
     def initialize_settings(self) -> None:
         assert self.serverapp is not None  # set by jupyter_server before this hook runs
         config = SSEWidgets(parent=self.serverapp)
+        if config.backend != "memory":
+            # Not wired into the extension yet (it builds its hub synchronously here): say so
+            # rather than silently keeping channels in memory.
+            raise ValueError(
+                "c.SSEWidgets.backend: the Jupyter extension keeps channels in memory for now; "
+                "share channels across processes with `sse-widgets serve --backend "
+                f"{config.backend}` and point kernels at it (SSE_WIDGETS_URL/SSE_WIDGETS_TOKEN)"
+            )
         self.hub = Hub(config.hub_config())
         self.settings["sse_widgets"] = ServerState(hub=self.hub, config=config)
         if config.export_env:

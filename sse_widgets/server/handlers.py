@@ -143,6 +143,13 @@ class SSEHandlerBase(RequestHandler):
         except (InvalidRequest, CapacityError) as exc:
             raise HTTPError(exc.status, str(exc)) from None
 
+    async def check_request_async(self, call: Any, *args: Any, **kwargs: Any) -> Any:
+        """:meth:`check_request` for the hub's awaitable calls."""
+        try:
+            return await call(*args, **kwargs)
+        except (InvalidRequest, CapacityError) as exc:
+            raise HTTPError(exc.status, str(exc)) from None
+
     def write_json(self, value: Any, status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -177,7 +184,7 @@ class SSEHandlerBase(RequestHandler):
                 raise HTTPError(400, str(exc)) from None
         return raw or None
 
-    def open_subscription(self, keys: list[str], *, single: bool) -> Subscription:
+    async def open_subscription(self, keys: list[str], *, single: bool) -> Subscription:
         events = self.query_values("event") or None
         for name in events or ():
             try:
@@ -185,8 +192,8 @@ class SSEHandlerBase(RequestHandler):
             except ValueError as exc:
                 raise HTTPError(400, str(exc)) from None
         self.hub.start()
-        return self.check_request(
-            self.hub.subscribe,
+        return await self.check_request_async(
+            self.hub.subscribe_async,
             keys,
             events=events,
             cursor=self.last_event_id(),
@@ -305,7 +312,7 @@ class EventsHandler(_BoundedBody):
         channels = self.query_values("channel")
         for name in channels:
             self.check_request(validate_channel_name, name)
-        await self.stream(self.open_subscription(channels, single=False))
+        await self.stream(await self.open_subscription(channels, single=False))
 
     @_allow_unauthenticated
     async def post(self) -> None:
@@ -321,7 +328,7 @@ class ChannelEventsHandler(_BoundedBody):
     @_allow_unauthenticated
     async def get(self, channel: str) -> None:
         self.check_request(validate_channel_name, channel)
-        await self.stream(self.open_subscription([channel], single=True))
+        await self.stream(await self.open_subscription([channel], single=True))
 
     @_allow_unauthenticated
     async def post(self, channel: str) -> None:
@@ -338,7 +345,7 @@ class ControlHandler(_BoundedBody):
     @_allow_unauthenticated
     async def get(self, channel: str) -> None:
         key = self.check_request(self.hub.control_key, channel)
-        await self.stream(self.open_subscription([key], single=True))
+        await self.stream(await self.open_subscription([key], single=True))
 
     @_allow_unauthenticated
     async def post(self, channel: str) -> None:
@@ -353,7 +360,8 @@ class ControlHandler(_BoundedBody):
         [(_, items)] = self.check_request(
             parse_publish_body, self.hub, self.body(), content_type, channel=channel
         )
-        self.write_json({"ids": self.check_request(self.hub.publish_control, channel, items)})
+        ids = await self.check_request_async(self.hub.publish_control_async, channel, items)
+        self.write_json({"ids": ids})
 
 
 class ChannelsHandler(SSEHandlerBase):
@@ -362,16 +370,16 @@ class ChannelsHandler(SSEHandlerBase):
     publish_token_methods = frozenset({"GET"})
 
     @_allow_unauthenticated
-    def get(self) -> None:
-        self.write_json({"channels": self.hub.channels(), "head": self.hub.head})
+    async def get(self) -> None:
+        self.write_json({"channels": await self.hub.channels_async(), "head": self.hub.head})
 
 
 class ChannelHandler(SSEHandlerBase):
     """``DELETE api/channels/<channel>``: end a channel; its streams get ``close``."""
 
     @_allow_unauthenticated
-    def delete(self, channel: str) -> None:
-        if not self.check_request(self.hub.delete_channel, channel):
+    async def delete(self, channel: str) -> None:
+        if not await self.check_request_async(self.hub.delete_channel_async, channel):
             raise HTTPError(404, f"no channel named {channel!r}")
         self.set_status(204)
         self.finish()

@@ -253,7 +253,13 @@ async def start_server(
 ) -> tuple[HTTPServer, Application, str, str]:
     """Bind and start serving; return (server, app, base URL, token). Port 0 picks a free one."""
     token = secrets.token_hex(24) if token is None else token
-    app = make_app(config, token, access_log=access_log)
+    hub = None
+    if config.backend != "memory":
+        # Shared channels: one clear error here when Redis cannot be reached.
+        from ..backends.redis_hub import RedisHub
+
+        hub = await RedisHub.connect(config.backend, config.hub_config())
+    app = make_app(config, token, hub=hub, access_log=access_log)
     sockets = bind_sockets(port, host)
     server = HTTPServer(
         app, max_body_size=config.max_body_bytes + 65536, idle_connection_timeout=3600
