@@ -8,13 +8,18 @@ must stay open with heartbeats, and after Redis restarts on the same port the re
 exactly the events whose POST got 200: in order, once each, with the same ids on A and B.
 
 The producer pauses while Redis is being stopped or started, so no publish is in flight at that
-moment: every POST's fate (200, or 503 with nothing written) is then known exactly.
+moment: every POST's fate (200, or 503 with nothing written) is then known exactly. The one
+ambiguous case, a publish Redis ran whose reply was lost, has its own test (a proxy that loses
+that reply): the 503 is then not "nothing published", and a retry with the same
+Idempotency-Key, on either server, must not publish it twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import http.client
+import inspect
 import json
 import os
 import signal
@@ -30,6 +35,7 @@ from redis_server import RedisServer
 
 from sse_widgets import Publisher
 from sse_widgets.client import EventStream
+from sse_widgets.hub import Hub
 
 CHANNEL = "outage"
 PING = 0.2  # the servers' heartbeat interval in these tests, seconds
@@ -153,6 +159,27 @@ def halt(redis: RedisServer, how: signal.Signals) -> None:
     assert process is not None and process.poll() is None
     os.kill(process.pid, how)
     process.wait(10)
+
+
+# Until the hub takes an Idempotency-Key down to Redis (in progress on issue 6), a batch
+# retried after a lost reply is published again; the mark lifts itself once it does.
+needs_idempotent_publish = pytest.mark.xfail(
+    "idempotency_key" not in inspect.signature(Hub.publish).parameters,
+    reason="the retry of a batch whose reply was lost publishes it again: the hub keeps "
+    "Idempotency-Key replies per process and only after a success",
+    strict=True,
+)
+
+
+def wait_for_log(tmp_path: Path, hub: HubProcess, text: str, timeout: float) -> bool:
+    """Poll the server's log (``start_hub`` writes it to tmp_path) until ``text`` shows."""
+    log = tmp_path / f"hub-{hub.port}.log"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def seq(event_id: str) -> int:
@@ -431,6 +458,220 @@ def test_redis_losing_its_data_resets_the_streams_on_both_servers(tmp_path: Path
                 assert reset["channel"] == CHANNEL
                 assert reset["data"] == {"reason": "hub-restarted"}
                 assert stream.events() == before + after
+        finally:
+            for stream in streams:
+                stream.close()
+
+
+class LossyProxy:
+    """A loopback TCP proxy to Redis that can lose the reply of the next publish script.
+
+    Armed, it forwards the next ``EVALSHA``/``EVAL`` to Redis, waits for Redis's reply (so the
+    script did run), drops it and cuts that connection: what a crash or a network fault right
+    after Redis ran a command looks like to the server process.
+    """
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.armed = threading.Event()
+        self.lost = threading.Event()  # set once a reply was dropped
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._writers: set[asyncio.StreamWriter] = set()
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        assert ready.wait(5)
+
+    def _run(self, ready: threading.Event) -> None:
+        loop = self._loop
+        server = loop.run_until_complete(asyncio.start_server(self._accept, "127.0.0.1", 0))
+        self.port = server.sockets[0].getsockname()[1]
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(self._shut(server))
+        loop.close()
+
+    async def _shut(self, server: asyncio.Server) -> None:
+        server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        await server.wait_closed()
+
+    async def _accept(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        try:
+            server_r, server_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            client_w.transport.abort()
+            return
+        pair = {client_w, server_w}
+        self._writers |= pair
+        swallow = False
+
+        async def up() -> None:
+            nonlocal swallow
+            while chunk := await client_r.read(65536):
+                if self.armed.is_set() and (b"EVALSHA\r\n" in chunk or b"$4\r\nEVAL\r\n" in chunk):
+                    self.armed.clear()
+                    swallow = True  # before forwarding: the reply cannot overtake the flag
+                server_w.write(chunk)
+                await server_w.drain()
+
+        async def down() -> None:
+            while chunk := await server_r.read(65536):
+                if swallow:
+                    self.lost.set()  # Redis ran the script; its answer goes nowhere
+                    return
+                client_w.write(chunk)
+                await client_w.drain()
+
+        tasks = [asyncio.ensure_future(up()), asyncio.ensure_future(down())]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for writer in pair:
+                writer.transport.abort()
+            self._writers -= pair
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def close(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+@pytest.mark.slow
+@needs_idempotent_publish
+def test_a_publish_whose_reply_redis_lost_is_not_published_again_on_retry(
+    tmp_path: Path,
+) -> None:
+    redis = RedisServer(tmp_path)
+    redis.start()
+    proxy = LossyProxy(redis.port)
+    hubs: list[HubProcess] = []
+    streams: list[RawStream] = []
+    try:
+        url = f"redis://127.0.0.1:{proxy.port}/0"
+        hubs += [start_hub(tmp_path, "--backend", url, *OPTIONS, token="T") for _ in "AB"]
+        a, b = hubs
+        streams += open_streams(a, b)
+        status, reply, _ = post(a, 0, headers={"Idempotency-Key": "batch-0"})
+        assert status == 200, reply  # and the script is loaded in Redis
+        [first] = reply["ids"]
+
+        proxy.armed.set()
+        status, reply, took = post(a, 1, headers={"Idempotency-Key": "batch-1"})
+        assert proxy.lost.is_set()
+        assert status == 503 and "Redis" in reply["error"], reply
+        assert took < 3.0
+        # Redis did publish it: the readers (their own connections) stream it.
+        for stream in streams:
+            assert stream.wait(lambda s: len(s.events()) >= 2, 10)
+        assert [n for _, n in streams[0].events()] == [0, 1]
+        lost_id = streams[0].events()[1][0]
+
+        # The producer retries with the same key, as the Publisher does: on the same server
+        # and on the other one (a load balancer may send it anywhere).
+        for hub in (a, b):
+            status, reply, _ = post(hub, 1, headers={"Idempotency-Key": "batch-1"})
+            assert status == 200, reply
+            assert reply["ids"] == [lost_id], "the retry published the batch a second time"
+        status, reply, _ = post(a, 2, headers={"Idempotency-Key": "batch-2"})
+        assert status == 200, reply
+        expected = [(first, 0), (lost_id, 1), (reply["ids"][0], 2)]
+        for stream in streams:
+            assert stream.wait(got_all(expected), 10)
+            time.sleep(0.3)  # a duplicate, if any, would be right behind
+            assert stream.events() == expected
+    finally:
+        for stream in streams:
+            stream.close()
+        for hub in hubs:
+            hub.stop()
+        proxy.close()
+        redis.stop()
+
+
+@pytest.mark.slow
+@needs_idempotent_publish
+def test_a_hung_redis_gets_a_503_within_seconds_and_the_retry_publishes_once(
+    tmp_path: Path,
+) -> None:
+    # Frozen (SIGSTOP), Redis keeps its connections open and answers nothing, as a hung host
+    # or a partition would: the publish must still end with a 503 (redis-py's socket timeout,
+    # 5 s by default in redis-py 8), and the command Redis finds in its socket once it runs
+    # again makes that 503 ambiguous, which the Idempotency-Key of the retry resolves.
+    with servers(tmp_path, appendonly=True) as (redis, a, b):
+        streams = open_streams(a, b)
+        try:
+            status, reply, _ = post(a, 0, headers={"Idempotency-Key": "batch-0"})
+            assert status == 200, reply
+            first = reply["ids"][0]
+            for stream in streams:
+                assert stream.wait(lambda s: len(s.events()) == 1, 10)
+            assert redis.process is not None
+            os.kill(redis.process.pid, signal.SIGSTOP)
+            try:
+                frozen_at = time.monotonic()
+                status, reply, took = post(a, 1, headers={"Idempotency-Key": "batch-1"})
+                assert status == 503 and f"Redis at {redis.url}" in reply["error"], reply
+                assert took < 8.0, took
+                for stream in streams:
+                    assert stream.ended is None
+                    assert len([t for t in stream.pings if t > frozen_at]) >= 3
+            finally:
+                os.kill(redis.process.pid, signal.SIGCONT)
+            for _ in range(100):  # bounded: 100 x 0.05 s
+                status, reply, _ = post(a, 1, headers={"Idempotency-Key": "batch-1"})
+                if status == 200:
+                    break
+                assert status == 503, reply
+                time.sleep(0.05)
+            assert status == 200, reply
+            [retried] = reply["ids"]
+            status, reply, _ = post(b, 2, headers={"Idempotency-Key": "batch-2"})
+            assert status == 200, reply
+            expected = [(first, 0), (retried, 1), (reply["ids"][0], 2)]
+            for stream in streams:
+                assert stream.wait(got_all(expected), 15)
+                time.sleep(0.3)  # a duplicate, if any, would be right behind
+                assert stream.events() == expected
+            print(f"hung Redis: 503 after {took:.2f} s")
+        finally:
+            for stream in streams:
+                stream.close()
+
+
+@pytest.mark.slow
+def test_once_redis_is_back_the_first_requests_succeed(tmp_path: Path) -> None:
+    # Nothing reaches the servers while Redis is away: their pooled Redis connections, broken
+    # by the stop, must not turn the first requests after the restart into 503s.
+    with servers(tmp_path, appendonly=True) as (redis, a, b):
+        streams = open_streams(a, b)
+        try:
+            status, reply, _ = post(a, 0)
+            assert status == 200, reply
+            for stream in streams:
+                assert stream.wait(lambda s: len(s.events()) == 1, 10)
+            redis.stop()
+            for hub in (a, b):  # wait until both readers have noticed
+                assert wait_for_log(tmp_path, hub, "lost Redis at", 10)
+            redis.start()  # answers PING when this returns
+            late = [RawStream(hub, f"/api/events?channel={CHANNEL}") for hub in (a, b)]
+            streams += late
+            for stream in late:
+                assert stream.wait(lambda s: s.status is not None, 10)
+                assert stream.status == 200, stream.body
+            for n, hub in enumerate((a, b), start=1):
+                status, reply, _ = post(hub, n)
+                assert status == 200, reply
+            for stream in streams:
+                assert stream.wait(lambda s: len(s.events()) >= 2, 10)
         finally:
             for stream in streams:
                 stream.close()

@@ -70,8 +70,11 @@ class StreamReader:
         self._stopping = False
         # Its own connection, with a socket timeout longer than the block.
         self._redis: Any = aioredis.Redis.from_url(
-            store.url, decode_responses=True, single_connection_client=True,
-            retry=Retry(NoBackoff(), 0), socket_timeout=block_ms / 1000 + 10,
+            store.url,
+            decode_responses=True,
+            single_connection_client=True,
+            retry=Retry(NoBackoff(), 0),
+            socket_timeout=block_ms / 1000 + 10,
         )
 
     def start(self) -> None:
@@ -115,9 +118,21 @@ class StreamReader:
                 self._client_id = None
                 if self.connected:
                     log.warning("lost Redis at %s: %s", scrub_url(self.store.url), exc)
+                    await self._drop_idle_store_connections()
                 self._set_state(False)
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 5.0)
+
+    async def _drop_idle_store_connections(self) -> None:
+        # Redis went away, so the store's idle pooled connections are dead too. Left in the
+        # pool, each would fail the first command given to it after Redis is back (a 503 for
+        # a publish or a new stream although Redis answers; the store does not retry, since a
+        # publish may have run). Closed now, the store connects afresh. Connections in use
+        # are left to fail (or not) with their own command.
+        try:
+            await self.store.redis.connection_pool.disconnect(inuse_connections=False)
+        except DOWN:
+            pass
 
     async def _check_epoch(self) -> None:
         # After an outage: if Redis came back without its data (a new epoch), the seqs start
