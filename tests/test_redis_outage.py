@@ -675,3 +675,50 @@ def test_once_redis_is_back_the_first_requests_succeed(tmp_path: Path) -> None:
         finally:
             for stream in streams:
                 stream.close()
+
+
+def keep_first_publishes(directory: Path, count: int) -> None:
+    """Cut Redis's AOF after its first ``count`` publish scripts: what a crash can leave with
+    ``appendfsync everysec`` (Redis's default), or what a replica that lagged has."""
+    [aof] = (directory / "appendonlydir").glob("*.incr.aof")
+    data = aof.read_bytes()
+    marker = b"*1\r\n$5\r\nMULTI\r\n"  # a script's effects are written as MULTI ... EXEC
+    starts = [i for i in range(len(data)) if data.startswith(marker, i)]
+    assert len(starts) > count, f"unexpected AOF layout: {len(starts)} MULTI blocks"
+    aof.write_bytes(data[: starts[count]])
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    reason="Redis back without its last writes (same epoch): the next publish gets a seq, "
+    "so an id, already handed out for another event, and the readers, ahead of Redis's "
+    "head, skip the new events; see the report on issue 6",
+    strict=True,
+)
+def test_redis_back_without_its_last_writes_hands_out_no_id_twice(tmp_path: Path) -> None:
+    with servers(tmp_path, appendonly=True) as (redis, a, b):
+        streams = open_streams(a, b)
+        try:
+            before = []
+            for n in range(10):
+                status, reply, _ = post(a, n)
+                assert status == 200, reply
+                before.append((reply["ids"][0], n))
+            for stream in streams:
+                assert stream.wait(got_all(before), 10)
+            redis.stop()
+            keep_first_publishes(redis.directory, 5)
+            redis.start()
+            for _ in range(100):  # bounded: 100 x 0.05 s
+                status, reply, _ = post(a, 10)
+                if status == 200:
+                    break
+                time.sleep(0.05)
+            assert status == 200, reply
+            [new_id] = reply["ids"]
+            assert new_id not in dict(before), f"{new_id} was handed out before for another event"
+            for stream in streams:  # the live subscribers get it
+                assert stream.wait(lambda s: new_id in dict(s.events()), 10)
+        finally:
+            for stream in streams:
+                stream.close()
