@@ -21,7 +21,12 @@ Roles:
   ``--sample-every K``, every K-th connection also parses the ``"sent"`` wall-clock time the
   paced publisher puts in each event and records receipt minus publish time (``time.time()``
   in both processes, on the same machine); sampled connections read as soon as data arrives,
-  the others pause ``--read-delay`` between reads.
+  the others pause ``--read-delay`` between reads. With ``--check-order`` (used by
+  ``bench_redis.py``), every connection also checks that its ``log`` events carry the steps
+  0, 1, 2, ... of the publisher, each once and in order (see :class:`OrderCheck`), and
+  ``--raw-latencies`` adds every latency sample to the result, so that the samples of several
+  subscriber processes can be pooled; ``--idle-stop S`` ends the wait early once events
+  arrived and then none for S seconds.
 - ``publish``: sends events as fast as the system's API allows. Ours: ``Publisher.send`` in a
   loop, then ``flush()``. Naive: one ``POST`` per event over one keep-alive
   ``http.client.HTTPConnection``. With ``--rate R`` it is paced instead: event i is published
@@ -50,6 +55,10 @@ EVENT = "log"
 FRAME_MARK = b"\nevent: "
 #: The publish time in a paced event's data (ours writes compact JSON, the baseline not).
 SENT = re.compile(rb'"sent":\s*([0-9.]+)')
+#: The step number in an event's data (``payload(i)`` writes ``step {i:06d}:``).
+STEP = re.compile(rb"step (\d{6}):")
+#: An event frame's name.
+EVENT_NAME = re.compile(rb"\nevent: ([^\n]*)")
 
 
 def raise_fd_limit() -> None:
@@ -158,6 +167,71 @@ async def run_naive_server(token: str) -> None:
 # -- subscribers ------------------------------------------------------------------------------
 
 
+class OrderCheck:
+    """One connection's ``log`` events must be steps 0, 1, 2, ... each once, in order.
+
+    Fed the raw stream bytes; only complete frames (up to the last blank line) are checked.
+    ``missing``: steps skipped and never seen later; ``late``: steps that arrived after a later
+    one; ``duplicates``: steps seen twice. Frames of other events are counted by name (a
+    ``reset`` would say the hub knew it lost events).
+    """
+
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.next = 0  # the step expected next
+        self.skipped: set[int] = set()  # steps passed over, not (yet) seen
+        self.late = self.duplicates = 0
+        self.others: dict[str, int] = {}
+        self.first_problem: str | None = None
+
+    def feed(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.rfind(b"\n\n")
+        if end < 0:
+            return
+        block, self.buffer = self.buffer[:end], self.buffer[end + 2 :]
+        names = EVENT_NAME.findall(block)
+        if names.count(b"log") != len(names):
+            for name in names:
+                if name != b"log":
+                    key = name.decode("latin-1")
+                    self.others[key] = self.others.get(key, 0) + 1
+                    self.note(f"a {key!r} event after step {self.next - 1}")
+        steps = list(map(int, STEP.findall(block)))
+        if steps == list(range(self.next, self.next + len(steps))):  # the usual case
+            self.next += len(steps)
+            return
+        for step in steps:
+            if step == self.next:
+                self.next += 1
+            elif step > self.next:
+                self.note(f"step {step} after step {self.next - 1}")
+                self.skipped.update(range(self.next, step))
+                self.next = step + 1
+            elif step in self.skipped:
+                self.skipped.discard(step)
+                self.late += 1
+            else:
+                self.note(f"step {step} again (after step {self.next - 1})")
+                self.duplicates += 1
+
+    def note(self, problem: str) -> None:
+        if self.first_problem is None:
+            self.first_problem = problem
+
+    def summary(self, events: int) -> dict:
+        """Problems of this connection, given that it should have had ``events`` steps."""
+        if self.next < events:
+            self.note(f"stopped after step {self.next - 1} of 0-{events - 1}")
+        return {
+            "missing": len(self.skipped) + max(0, events - self.next),
+            "late": self.late,
+            "duplicates": self.duplicates,
+            "others": self.others,
+            "first_problem": self.first_problem,
+        }
+
+
 class Counter(asyncio.Protocol):
     """One SSE connection: counts event frames, notes when it has them all.
 
@@ -169,6 +243,7 @@ class Counter(asyncio.Protocol):
         self.swarm, self.count, self.tail = swarm, 0, b""
         self.head = b""  # response bytes until the first body bytes arrived
         self.sample, self.partial = sample, b""
+        self.order = OrderCheck() if swarm.check_order else None
         self.ready = asyncio.get_running_loop().create_future()
         self.transport: asyncio.Transport | None = None
 
@@ -195,6 +270,8 @@ class Counter(asyncio.Protocol):
                 for match in SENT.finditer(self.partial, 0, end):
                     self.swarm.latencies.append(received - float(match.group(1)))
                 self.partial = self.partial[end + 2 :]
+        if self.order is not None:
+            self.order.feed(data)
         found = (self.tail + data).count(FRAME_MARK)
         self.tail = data[-7:]
         if found:
@@ -226,6 +303,7 @@ class Swarm:
         self.conns: list[Counter] = []
         self.sample_every = 0  # 0: no latency sampling
         self.latencies: list[float] = []  # seconds, receipt minus publish time
+        self.check_order = False  # True: every connection checks its steps (OrderCheck)
 
     def received(self, conn: Counter, found: int) -> None:
         self.total += found
@@ -255,15 +333,27 @@ async def run_subscribers(args: argparse.Namespace) -> None:
     raise_fd_limit()
     swarm = Swarm(args.url, args.token, args.channel, args.events, args.read_delay)
     swarm.sample_every = args.sample_every
+    swarm.check_order = args.check_order
     await swarm.connect(args.n, time.monotonic() + 60)
     print("READY", len(swarm.conns), flush=True)
     line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     deadline = float(line.split()[1])
     cpu_start = time.process_time()
-    try:
-        await asyncio.wait_for(swarm.all_done, max(0.0, deadline - time.monotonic()))
-    except asyncio.TimeoutError:
-        pass
+    stopped_idle = False
+    if args.idle_stop > 0:
+        # Also stop once events arrived and then none for idle_stop seconds (events lost: the
+        # check says which; waiting for the cap would tell nothing more).
+        while not swarm.all_done.done() and time.monotonic() < deadline:
+            wait = min(0.25, deadline - time.monotonic())
+            await asyncio.wait([swarm.all_done], timeout=max(0.0, wait))
+            if swarm.total and time.monotonic() - swarm.last_rx > args.idle_stop:
+                stopped_idle = not swarm.all_done.done()
+                break
+    else:
+        try:
+            await asyncio.wait_for(swarm.all_done, max(0.0, deadline - time.monotonic()))
+        except asyncio.TimeoutError:
+            pass
     counts = [c.count for c in swarm.conns]
     result = {
         "subscribers": len(counts),
@@ -275,13 +365,38 @@ async def run_subscribers(args: argparse.Namespace) -> None:
         "last_rx": swarm.last_rx,
         "client_cpu_s": round(time.process_time() - cpu_start, 3),
     }
+    if args.idle_stop > 0:
+        result["stopped_idle"] = stopped_idle
     if args.sample_every:
         result["latency"] = latency_summary(swarm.latencies)
         result["sampled"] = sum(c.sample for c in swarm.conns)
+        if args.raw_latencies:
+            result["latencies_ms"] = [round(1000 * s, 3) for s in swarm.latencies]
+    if args.check_order:
+        result["order"] = order_summary(swarm, args.events)
     print(json.dumps(result), flush=True)
     for conn in swarm.conns:
         if conn.transport is not None:
             conn.transport.abort()
+
+
+def order_summary(swarm: Swarm, events: int) -> dict:
+    """The OrderCheck results of every connection, totalled."""
+    checks = [c.order.summary(events) for c in swarm.conns if c.order is not None]
+    others: dict[str, int] = {}
+    for check in checks:
+        for name, count in check["others"].items():
+            others[name] = others.get(name, 0) + count
+    bad = [c for c in checks if c["missing"] or c["late"] or c["duplicates"] or c["others"]]
+    return {
+        "checked": len(checks),
+        "exact": len(checks) - len(bad),  # connections with every step once, in order
+        "missing": sum(c["missing"] for c in checks),
+        "late": sum(c["late"] for c in checks),
+        "duplicates": sum(c["duplicates"] for c in checks),
+        "other_events": others,
+        "first_problems": [c["first_problem"] for c in bad[:5]],
+    }
 
 
 def latency_summary(seconds: list[float]) -> dict:
@@ -417,6 +532,15 @@ def main() -> None:
     parser.add_argument("--read-delay", type=float, default=0.005, help="seconds between reads")
     parser.add_argument("--rate", type=float, default=0.0, help="paced publishing, events/s")
     parser.add_argument("--sample-every", type=int, default=0, help="latency of every K-th sub")
+    parser.add_argument(
+        "--check-order", action="store_true", help="check each sub's steps: all, once, in order"
+    )
+    parser.add_argument(
+        "--idle-stop", type=float, default=0.0, help="stop after events, then none for S s"
+    )
+    parser.add_argument(
+        "--raw-latencies", action="store_true", help="every latency sample in the result (ms)"
+    )
     args, extra = parser.parse_known_args()
     if extra and args.role != "ours-server":
         parser.error(f"unknown arguments {extra}")
