@@ -8,6 +8,7 @@ Example (in a kernel started by Jupyter, or after ``sse_widgets.connect(url, tok
 
 from .client import EventStream, subscribe
 from .errors import (
+    BackendUnavailable,
     Cancelled,
     CapacityError,
     ChannelClosed,
@@ -16,6 +17,7 @@ from .errors import (
     PayloadTooLarge,
     ProtocolError,
     SSEWidgetsError,
+    Unavailable,
 )
 from .logs import SSELogHandler, log_to
 from .producer import ChannelPublisher, TextWriter, channel
@@ -26,6 +28,7 @@ from .publisher import Publisher, connect, get_publisher
 __version__ = "0.1.0"
 
 __all__ = [
+    "BackendUnavailable",
     "Bar",
     "Cancelled",
     "CapacityError",
@@ -46,6 +49,7 @@ __all__ = [
     "SSEWidgetsError",
     "TextStream",
     "TextWriter",
+    "Unavailable",
     "aprogress",
     "channel",
     "connect",

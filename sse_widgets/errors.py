@@ -9,8 +9,11 @@
     │   │                            wrong content type; carries the HTTP ``status`` (4xx)
     │   ├── PayloadTooLarge          a body or an event over the configured size limit (413)
     │   └── NotAuthorized            missing or wrong credentials (403)
-    ├── CapacityError                a configured limit on channels or subscribers is reached
-    │                                (503): try again later or raise the limit
+    ├── Unavailable                  the hub cannot serve the request now (503); it may later
+    │   ├── CapacityError            a configured limit on channels or subscribers is reached:
+    │   │                            try again later or raise the limit
+    │   └── BackendUnavailable       the shared backend (Redis) cannot be reached: the request
+    │                                succeeds again once it is back
     ├── ChannelClosed                the channel was deleted while a client was reading it
     └── Cancelled                    a viewer cancelled the progress bar this loop drives
 
@@ -21,6 +24,7 @@ imports tornado: the server maps ``status`` onto its HTTP answer.
 from __future__ import annotations
 
 __all__ = [
+    "BackendUnavailable",
     "Cancelled",
     "CapacityError",
     "ChannelClosed",
@@ -29,6 +33,7 @@ __all__ = [
     "PayloadTooLarge",
     "ProtocolError",
     "SSEWidgetsError",
+    "Unavailable",
 ]
 
 
@@ -63,10 +68,23 @@ class NotAuthorized(InvalidRequest):
     status = 403
 
 
-class CapacityError(SSEWidgetsError):
-    """A configured limit (channels, subscribers) is reached; the request may succeed later."""
+class Unavailable(SSEWidgetsError):
+    """The hub cannot serve the request now (HTTP 503); the same request may succeed later."""
 
     status: int = 503
+
+
+class CapacityError(Unavailable):
+    """A configured limit (channels, subscribers) is reached; the request may succeed later."""
+
+
+class BackendUnavailable(Unavailable):
+    """The shared backend (``c.SSEWidgets.backend``, Redis) cannot be reached.
+
+    Raised at start-up when Redis does not answer, and by publishing, subscribing or deleting
+    while it is away; nothing Redis had accepted is lost, and requests work again once it is
+    back.
+    """
 
 
 class ChannelClosed(SSEWidgetsError):

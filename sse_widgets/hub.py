@@ -33,9 +33,11 @@ from .records import Channel, PublishItem, Record
 from .replay import open_stream, refill
 from .subscription import Subscription
 
-__all__ = ["Hub", "HubConfig"]
+__all__ = ["CONTROL_SUFFIX", "Hub", "HubConfig"]
 
-_CONTROL_SUFFIX = "#control"  # '#' cannot appear in a channel name: hidden namespace
+#: A channel's control stream is ``<name>#control``: '#' cannot appear in a channel name, so
+#: no client can publish to or read it as a channel.
+CONTROL_SUFFIX = "#control"
 HEARTBEAT = b": ping\n\n"
 
 
@@ -134,8 +136,18 @@ class Hub:
                 key = (event, str(value))
         return PublishItem(event, payload, key)
 
-    async def publish(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
-        """Append events to a channel (created on first use); return their cursors."""
+    async def publish(
+        self,
+        channel: str,
+        items: Sequence[PublishItem],
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[str]:
+        """Append events to a channel (created on first use); return their cursors.
+
+        ``idempotency_key`` matters to shared backends, where another server process may
+        get the retry of a batch; the memory hub's server keeps its replies itself.
+        """
         return self.publish_nowait(channel, items)
 
     def publish_nowait(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
@@ -185,11 +197,11 @@ class Hub:
     def publish_control(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
         """Publish viewer-to-producer messages on the channel's hidden control stream."""
         validate_channel_name(channel)
-        return self._append(self._channel(channel + _CONTROL_SUFFIX), items)
+        return self._append(self._channel(channel + CONTROL_SUFFIX), items)
 
     def control_key(self, channel: str) -> str:
         """The internal key of a channel's control stream, for :meth:`subscribe`."""
-        return validate_channel_name(channel) + _CONTROL_SUFFIX
+        return validate_channel_name(channel) + CONTROL_SUFFIX
 
     # -- subscribing ----------------------------------------------------------------------
 
@@ -213,7 +225,7 @@ class Hub:
         if not keys:
             raise InvalidRequest("subscribe to at least one channel (?channel=name)")
         for key in keys:
-            name = key.removesuffix(_CONTROL_SUFFIX) if isinstance(key, str) else key
+            name = key.removesuffix(CONTROL_SUFFIX) if isinstance(key, str) else key
             validate_channel_name(name)
         if replay not in ("none", "snapshot", "history"):
             raise InvalidRequest(f"replay must be none, snapshot or history, not {replay!r}")
@@ -319,14 +331,14 @@ class Hub:
                 "retained_bytes": c.history_bytes,
             }
             for name, c in sorted(self._channels.items())
-            if not name.endswith(_CONTROL_SUFFIX)
+            if not name.endswith(CONTROL_SUFFIX)
         ]
 
     def delete_channel(self, name: str) -> bool:
         """End a channel: subscribers get a ``close`` event; return False if it did not exist."""
         validate_channel_name(name)
         found = False
-        for key in (name, name + _CONTROL_SUFFIX):
+        for key in (name, name + CONTROL_SUFFIX):
             target = self._channels.pop(key, None)
             if target is None:
                 continue

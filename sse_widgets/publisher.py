@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .control import ControlRouter
-from .errors import CapacityError, InvalidRequest, NotAuthorized, PayloadTooLarge
+from .errors import InvalidRequest, NotAuthorized, PayloadTooLarge, Unavailable
 from .names import validate_channel_name, validate_event_name
 from .transport import TOKEN_HEADER, HubAddress
 
@@ -377,7 +377,7 @@ def _raise_for_reply(status: int, body: str) -> None:
     if status == 413:
         raise PayloadTooLarge(f"HTTP 413: {message}")
     if status == 503:
-        raise CapacityError(f"HTTP 503: {message}")
+        raise Unavailable(f"HTTP 503: {message}")
     raise InvalidRequest(f"HTTP {status}: {message}", status=status)
 
 

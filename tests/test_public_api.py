@@ -9,6 +9,7 @@ import sys
 import sse_widgets
 
 PUBLIC = [
+    "BackendUnavailable",
     "Bar",
     "Cancelled",
     "CapacityError",
@@ -29,6 +30,7 @@ PUBLIC = [
     "SSEWidgetsError",
     "TextStream",
     "TextWriter",
+    "Unavailable",
     "aprogress",
     "channel",
     "connect",

@@ -59,9 +59,13 @@ def test_ids_are_consecutive_and_ordered_across_channels(redis_url: str) -> None
         assert [(c["name"], c["last_seq"], c["retained"]) for c in channels] == [
             ("a", 4, 3), ("b", 3, 1)
         ]
-        assert await store.delete("b") is True
-        assert await store.delete("b") is False
+        assert await store.delete("b") == (True, 5)  # announced under the next seq
+        assert await store.delete("b") == (False, 6)
         assert await store.evicted_upto("b") == 3  # a cursor from before the delete resets
+        announced = await store.history("#deleted")
+        assert [(e.seq, e.event, e.payload) for e in announced] == [
+            (5, "deleted", "b"), (6, "deleted", "b")
+        ]
         assert [c["name"] for c in await store.channels()] == ["a"]
         await store.close()
         await other.close()

@@ -27,17 +27,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import secrets
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from ..hub import _CONTROL_SUFFIX, Hub, HubConfig
+from ..hub import CONTROL_SUFFIX, Hub, HubConfig
 from ..names import validate_channel_name
 from ..records import Channel, PublishItem, Record
 from ..subscription import Subscription
 from .redis_reader import StreamReader
-from .redis_store import DOWN, RedisStore, StoredEvent
+from .redis_store import DELETIONS, DOWN, RedisStore, StoredEvent
 
 __all__ = ["RedisHub"]
 
@@ -60,8 +58,13 @@ class RedisHub(Hub):
         super().__init__(config, epoch=store.epoch)
         self.store = store
         self.reader = StreamReader(store, self._on_event, on_epoch=self._on_epoch)
+        # Every process follows the deletions stream, from where Redis was when it connected.
+        self.reader.positions[DELETIONS] = store.head_at_start
         #: channel key -> highest seq its local cache holds (every event up to it is there)
         self._watched: dict[str, int] = {}
+        #: channel key -> the seq up to which its cache was loaded from Redis (a deletion
+        #: announced at a later seq ends the cache; one at or before it is already in it)
+        self._filled: dict[str, int] = {}
         self._pin: int | None = None
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -70,23 +73,38 @@ class RedisHub(Hub):
     async def connect(cls, url: str, config: HubConfig | None = None) -> RedisHub:
         """A started hub on the Redis at ``url``; raises ``BackendUnavailable`` (503, one
         message naming the URL without its password) when Redis cannot be reached."""
-        config = config or HubConfig()
-        store = await RedisStore.connect(
-            url,
-            history_size=config.history_size,
-            snapshot_size=config.snapshot_size,
-            state_events=dict(config.state_events),
-        )
-        hub = cls(store, config)
+        hub = cls(await RedisStore.connect(url, **_store_options(config or HubConfig())), config)
         hub.reader.start()
         return hub
 
+    @classmethod
+    def open(cls, url: str, config: HubConfig | None = None) -> RedisHub:
+        """:meth:`connect` for set-up code that runs before the event loop (the Jupyter
+        extension): checks Redis at once, starts reading on the first :meth:`start` or
+        subscription."""
+        return cls(RedisStore.open(url, **_store_options(config or HubConfig())), config)
+
+    def start(self) -> None:
+        """Start the heartbeat and the Redis reader (needs a running event loop)."""
+        super().start()
+        self.reader.start()
+
     # -- publishing -------------------------------------------------------------------------
 
-    async def publish(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
-        """Append events in Redis (one script); subscribers get them through the reader."""
+    async def publish(
+        self,
+        channel: str,
+        items: Sequence[PublishItem],
+        *,
+        idempotency_key: str | None = None,
+    ) -> list[str]:
+        """Append events in Redis (one script); subscribers get them through the reader.
+
+        A batch already published under ``idempotency_key`` (by any process using this Redis)
+        gets its cursors back instead of being published again.
+        """
         validate_channel_name(channel)
-        return await self._publish_key(channel, items)
+        return await self._publish_key(channel, items, idempotency_key)
 
     def publish_nowait(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
         raise NotImplementedError("RedisHub publishes through Redis: use await hub.publish()")
@@ -94,20 +112,19 @@ class RedisHub(Hub):
     async def publish_control_async(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
         """Publish viewer-to-producer messages on the channel's control stream, in Redis, so
         the producer gets them whichever process it reads from."""
-        return await self._publish_key(self.control_key(channel), items)
+        return await self._publish_key(self.control_key(channel), items, None)
 
     def publish_control(self, channel: str, items: Sequence[PublishItem]) -> list[str]:
         raise NotImplementedError(
             "RedisHub publishes through Redis: use await hub.publish_control_async()"
         )
 
-    async def _publish_key(self, key: str, items: Sequence[PublishItem]) -> list[str]:
+    async def _publish_key(
+        self, key: str, items: Sequence[PublishItem], idempotency_key: str | None
+    ) -> list[str]:
         if not items:
             return []
-        if key.endswith(_CONTROL_SUFFIX):
-            seqs = await _publish_raw(self.store, key, items)
-        else:
-            seqs = await self.store.publish(key, items)
+        seqs = await self.store.publish_key(key, items, idempotency_key=idempotency_key)
         epoch = self.store.epoch
         if epoch != self.epoch:  # the script saw Redis's data gone before our reader did
             self.reader.positions = dict.fromkeys(self.reader.positions, 0)
@@ -119,6 +136,9 @@ class RedisHub(Hub):
 
     def _on_event(self, event: StoredEvent) -> None:
         key = event.channel
+        if key == DELETIONS:
+            self._on_deleted(event.payload, event.seq)
+            return
         known = self._watched.get(key)
         target = self._channels.get(key)
         if known is None or target is None or event.seq <= known:
@@ -142,6 +162,24 @@ class RedisHub(Hub):
         item = PublishItem(event.event, event.payload, key)
         return Record(event.seq, f"{self.epoch}-{event.seq}", event.channel, item, event.time)
 
+    def _on_deleted(self, name: str, seq: int) -> None:
+        # Another process (or this one) deleted a channel at ``seq``: close this process's
+        # subscribers of a cache loaded before that; one loaded later is the new channel.
+        if any(self._filled.get(k, seq) < seq for k in (name, name + CONTROL_SUFFIX)):
+            self._forget([name, name + CONTROL_SUFFIX])
+            Hub.delete_channel(self, name)
+
+    def _forget(self, keys: list[str]) -> None:
+        for key in keys:
+            self._watched.pop(key, None)
+            self._filled.pop(key, None)
+        self._spawn(self.reader.unwatch(keys))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def _on_epoch(self, epoch: str) -> None:
         # Redis lost its data: seqs start again from 1. Empty the caches (the reader reads
         # every channel again from 0) and make each subscriber announce a reset.
@@ -152,7 +190,7 @@ class RedisHub(Hub):
             fresh = Channel(key, self.config)
             fresh.subscribers = old.subscribers
             self._channels[key] = fresh
-            self._watched[key] = 0
+            self._watched[key] = self._filled[key] = 0
             for sub in old.subscribers:
                 sub.resets[key] = "hub-restarted"
                 sub.position, sub.catching_up, sub.seen_evicted = 0, True, {}
@@ -181,8 +219,9 @@ class RedisHub(Hub):
         """:meth:`Hub.subscribe` after loading the channels from Redis (see the module doc)."""
         keys = list(dict.fromkeys(channels))
         for key in keys:
-            name = key.removesuffix(_CONTROL_SUFFIX) if isinstance(key, str) else key
+            name = key.removesuffix(CONTROL_SUFFIX) if isinstance(key, str) else key
             validate_channel_name(name)
+        self.reader.start()
         async with self._lock:
             try:
                 position = max(self._seq, await self.store.head())
@@ -238,7 +277,7 @@ class RedisHub(Hub):
         if records:
             target.append(records)  # replaces the snapshot's records still in the history
         self._channels[key] = target
-        self._watched[key] = position
+        self._watched[key] = self._filled[key] = position
         await self.reader.watch(key, position)
 
     async def _sync(self, keys: list[str], position: int) -> None:
@@ -269,11 +308,10 @@ class RedisHub(Hub):
             if key in self._watched and (target is None or not target.subscribers):
                 self._channels.pop(key, None)
                 del self._watched[key]
+                self._filled.pop(key, None)
                 idle.append(key)
         if idle:
-            task = asyncio.get_running_loop().create_task(self._unwatch(idle))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._unwatch(idle))
 
     async def _unwatch(self, keys: list[str]) -> None:
         async with self._lock:  # a subscribe_async meanwhile may have taken them again
@@ -286,7 +324,7 @@ class RedisHub(Hub):
         result = []
         for info in await self.store.channels():
             name = info["name"]
-            if name.endswith(_CONTROL_SUFFIX):
+            if name.endswith(CONTROL_SUFFIX):
                 continue
             local = self._channels.get(name)
             seq = info["last_seq"]
@@ -297,23 +335,19 @@ class RedisHub(Hub):
                     "last_id": f"{self.epoch}-{seq}" if seq is not None else None,
                     "last_time": info["last_time"],
                     "retained": info["retained"],
+                    "retained_bytes": info["retained_bytes"],
                 }
             )
         return result
 
     async def delete_channel_async(self, name: str) -> bool:
-        """Delete a channel and its control stream in Redis; local subscribers get ``close``.
-
-        Subscribers on other processes are not told yet (see the report on issue 6).
-        """
+        """Delete a channel and its control stream in Redis; subscribers get ``close`` on
+        this process at once, and on every other process when its reader sees the deletion
+        (announced on the deletions stream, after the channel's last event)."""
         validate_channel_name(name)
-        found = await self.store.delete(name)
-        await _delete_raw(self.store, name + _CONTROL_SUFFIX)
-        for key in (name, name + _CONTROL_SUFFIX):
-            self._watched.pop(key, None)
-        found = Hub.delete_channel(self, name) or found
-        await self.reader.unwatch([name, name + _CONTROL_SUFFIX])
-        return found
+        found, _ = await self.store.delete(name)
+        self._forget([name, name + CONTROL_SUFFIX])
+        return Hub.delete_channel(self, name) or found
 
     def delete_channel(self, name: str) -> bool:
         raise NotImplementedError("RedisHub deletes in Redis: use await hub.delete_channel_async()")
@@ -329,44 +363,10 @@ class RedisHub(Hub):
         await self.store.close()
 
 
-# The store validates public channel names, so control streams (``<name>#control``, a name
-# no client can publish to directly) go through its script here. Proposed: a ``key``
-# variant of RedisStore.publish / delete that accepts control keys.
-
-
-async def _publish_raw(store: RedisStore, key: str, items: Sequence[PublishItem]) -> list[int]:
-    args: list[str | int | float] = [
-        secrets.token_hex(4),
-        key,
-        store.history_size,
-        store.snapshot_size,
-        time.time(),
-    ]
-    for it in items:
-        args += [it.event, it.payload, f"{it.key[0]}\n{it.key[1]}" if it.key else ""]
-    keys = [
-        store._key("epoch"),
-        store._key("seq"),
-        store._key("s", key),
-        store._key("snap", key),
-        store._key("snapi", key),
-        store._key("evicted"),
-        store._key("channels"),
-    ]
-    try:
-        epoch, first = await store._publish_script(keys=keys, args=args)
-    except DOWN as exc:
-        raise store.unavailable(exc) from None
-    store.epoch = epoch
-    return list(range(int(first), int(first) + len(items)))
-
-
-async def _delete_raw(store: RedisStore, key: str) -> bool:
-    keys = [
-        store._key("s", key),
-        store._key("snap", key),
-        store._key("snapi", key),
-        store._key("evicted"),
-        store._key("channels"),
-    ]
-    return bool(await store._delete_script(keys=keys, args=[key]))
+def _store_options(config: HubConfig) -> dict[str, Any]:
+    return {
+        "history_size": config.history_size,
+        "history_bytes": config.history_bytes,
+        "snapshot_size": config.snapshot_size,
+        "state_events": dict(config.state_events),
+    }

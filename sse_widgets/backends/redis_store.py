@@ -28,11 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import CapacityError, InvalidRequest
+from ..errors import BackendUnavailable, InvalidRequest
 from ..names import validate_channel_name, validate_event_name
 from ..records import PublishItem
+from .redis_scripts import DELETE, DELETIONS, FRAME_FIXED, PUBLISH
 
 try:
+    import redis
     import redis.asyncio as aioredis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
@@ -45,6 +47,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - depends on the environm
     ) from exc
 
 __all__ = [
+    "DELETIONS",
     "DOWN",
     "BackendUnavailable",
     "RedisStore",
@@ -59,70 +62,6 @@ log = logging.getLogger(__name__)
 # Redis is unreachable: redis-py's connection errors (BusyLoadingError, "LOADING" while a
 # restarted server reads its AOF, is one) and the socket's. Script errors are not among them.
 DOWN = (OSError, RedisConnectionError, RedisTimeoutError)
-
-
-class BackendUnavailable(CapacityError):
-    """Redis cannot be reached (503); the request may succeed once it is back.
-
-    A CapacityError for now so the handlers already answer 503; proposed as its own branch of
-    the tree in ``errors.py``.
-    """
-
-
-# One script per publish: allocate the seqs, append, trim, record evictions, update the
-# snapshot. Running as one script makes it atomic against every other publisher, so ids are
-# consecutive within a batch and increase across all channels in the order Redis ran them.
-# KEYS: epoch, seq, stream, snapshot hash, snapshot index, evicted hash, channels set.
-# ARGV: candidate epoch, channel, maxlen, snapshot size, time, then (event, payload, key)*.
-_PUBLISH = """
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  redis.call('SET', KEYS[1], ARGV[1])
-  epoch = ARGV[1]
-end
-local n = (#ARGV - 5) / 3
-local last = redis.call('INCRBY', KEYS[2], n)
-local seq = last - n
-for i = 6, #ARGV, 3 do
-  seq = seq + 1
-  redis.call('XADD', KEYS[3], seq .. '-0', 'e', ARGV[i], 'd', ARGV[i + 1], 't', ARGV[5])
-  local key = ARGV[i + 2]
-  if key ~= '' then
-    redis.call('HSET', KEYS[4], key, ARGV[5] .. ' ' .. ARGV[i + 1])
-    redis.call('ZADD', KEYS[5], seq, key)
-  end
-end
--- Exact trimming: the entries dropped are exactly the first `excess`, so the highest
--- evicted seq is known (MAXLEN ~ would drop a varying number, whole radix-tree nodes).
-local excess = redis.call('XLEN', KEYS[3]) - tonumber(ARGV[3])
-if excess > 0 then
-  local gone = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', excess)
-  redis.call('XTRIM', KEYS[3], 'MAXLEN', '=', ARGV[3])
-  local id = gone[#gone][1]
-  redis.call('HSET', KEYS[6], ARGV[2], string.sub(id, 1, string.find(id, '-') - 1))
-end
-local over = redis.call('ZCARD', KEYS[5]) - tonumber(ARGV[4])
-if over > 0 then
-  local old = redis.call('ZPOPMIN', KEYS[5], over)
-  for i = 1, #old, 2 do redis.call('HDEL', KEYS[4], old[i]) end
-end
-redis.call('SADD', KEYS[7], ARGV[2])
-return {epoch, last - n + 1}
-"""
-
-# Delete a channel, remembering its last seq as evicted (a tombstone): a reader holding a
-# cursor from before the deletion gets a reset if the channel is created again.
-# KEYS: stream, snapshot hash, snapshot index, evicted hash, channels set. ARGV: channel.
-_DELETE = """
-local found = redis.call('SREM', KEYS[5], ARGV[1])
-local top = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if top[1] then
-  local id = top[1][1]
-  redis.call('HSET', KEYS[4], ARGV[1], string.sub(id, 1, string.find(id, '-') - 1))
-end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
-return found
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,25 +110,32 @@ class RedisStore:
         url: str,
         *,
         history_size: int = 1000,
+        history_bytes: int = 16 * 1024 * 1024,
         snapshot_size: int = 10_000,
         state_events: dict[str, str] | None = None,
         prefix: str = "{sse_widgets}:",
+        idempotency_seconds: int = 600,
     ) -> None:
         self.url = url
         self.history_size = history_size
+        self.history_bytes = history_bytes
         self.snapshot_size = snapshot_size
         self.state_events = {"progress": "bar"} if state_events is None else state_events
         self.prefix = prefix
+        self.idempotency_seconds = idempotency_seconds
         #: The epoch of this Redis's data (set by :meth:`connect`, refreshed by publishes).
         self.epoch = ""
+        #: The newest seq when the store connected.
+        self.head_at_start = 0
         # No automatic retries: a publish whose reply was lost may have run, and running it
         # again would publish twice. Callers see the error (503) and decide.
         # Typed Any: redis-py's annotations cannot express decode_responses=True (str replies).
+        # Creating the client opens no connection, so this works before an event loop runs.
         self.redis: Any = aioredis.Redis.from_url(
             url, decode_responses=True, retry=Retry(NoBackoff(), 0), health_check_interval=0
         )
-        self._publish_script = self.redis.register_script(_PUBLISH)
-        self._delete_script = self.redis.register_script(_DELETE)
+        self._publish_script = self.redis.register_script(PUBLISH)
+        self._delete_script = self.redis.register_script(DELETE)
 
     @classmethod
     async def connect(cls, url: str, **options: Any) -> RedisStore:
@@ -198,9 +144,28 @@ class RedisStore:
         try:
             await store.redis.ping()
             store.epoch = await store.current_epoch(store.redis)
+            store.head_at_start = await store.head()
         except DOWN as exc:
             await store.close()
             raise store.unavailable(exc, starting=True) from None
+        return store
+
+    @classmethod
+    def open(cls, url: str, *, timeout: float = 5.0, **options: Any) -> RedisStore:
+        """:meth:`connect` for code that runs before the event loop (the Jupyter extension's
+        set-up): checks Redis with a short-lived blocking connection."""
+        store = cls(url, **options)
+        client: Any = redis.Redis.from_url(
+            url, decode_responses=True, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
+        try:
+            client.set(store._key("epoch"), secrets.token_hex(4), nx=True)
+            store.epoch = str(client.get(store._key("epoch")))
+            store.head_at_start = int(client.get(store._key("seq")) or 0)
+        except DOWN as exc:
+            raise store.unavailable(exc, starting=True) from None
+        finally:
+            client.close()
         return store
 
     def unavailable(self, exc: BaseException, *, starting: bool = False) -> BackendUnavailable:
@@ -218,6 +183,10 @@ class RedisStore:
 
     def _key(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
+
+    def stream_key(self, channel: str) -> str:
+        """The Redis key of a channel's stream."""
+        return self._key("s", channel)
 
     # -- publishing ------------------------------------------------------------------------
 
@@ -244,30 +213,58 @@ class RedisStore:
         frames: Sequence[PublishItem | tuple[str, str]],
         *,
         now: float | None = None,
+        idempotency_key: str | None = None,
     ) -> list[int]:
         """Append events to ``channel`` atomically; return their seqs (consecutive).
 
         Tuples are validated here; PublishItems come from ``Hub.prepare`` and are trusted.
+        With ``idempotency_key``, a batch already published under that key (by any process,
+        within ``idempotency_seconds``) is not published again: its seqs are returned.
         Raises :class:`BackendUnavailable` when Redis cannot be reached.
         """
         validate_channel_name(channel)
         items = [f if isinstance(f, PublishItem) else self.item(*f) for f in frames]
+        return await self.publish_key(channel, items, now=now, idempotency_key=idempotency_key)
+
+    async def publish_key(
+        self,
+        key: str,
+        items: Sequence[PublishItem],
+        *,
+        now: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> list[int]:
+        """:meth:`publish` to any stream key, control streams (``<name>#control``) included;
+        neither the key nor the items are validated."""
         if not items:
             return []
+        idem = self.idempotency_seconds if idempotency_key else 0
         args: list[str | int | float] = [
-            secrets.token_hex(4), channel, self.history_size, self.snapshot_size,
+            secrets.token_hex(4),
+            key,
+            self.history_size,
+            self.snapshot_size,
             time.time() if now is None else now,
+            self.history_bytes,
+            FRAME_FIXED,
+            idem,
         ]
         for it in items:
             # Event names cannot hold a LF, so "<event>\n<key>" splits back unambiguously.
             args += [it.event, it.payload, f"{it.key[0]}\n{it.key[1]}" if it.key else ""]
         keys = [
-            self._key("epoch"), self._key("seq"), self._key("s", channel),
-            self._key("snap", channel), self._key("snapi", channel), self._key("evicted"),
+            self._key("epoch"),
+            self._key("seq"),
+            self._key("s", key),
+            self._key("snap", key),
+            self._key("snapi", key),
+            self._key("evicted"),
             self._key("channels"),
+            self._key("bytes"),
+            self._key("idem", idempotency_key or ""),
         ]
         try:
-            epoch, first = await self._publish_script(keys=keys, args=args)
+            epoch, first, _replayed = await self._publish_script(keys=keys, args=args)
         except DOWN as exc:
             raise self.unavailable(exc) from None
         if epoch != self.epoch:
@@ -307,38 +304,59 @@ class RedisStore:
         """The highest seq trimmed from ``channel`` (or its last seq when deleted); 0 if none."""
         return int(await self.redis.hget(self._key("evicted"), channel) or 0)
 
+    async def retained_bytes(self, channel: str) -> int:
+        """The bytes of ``channel``'s retained history, measured as the memory hub does."""
+        return int(await self.redis.hget(self._key("bytes"), channel) or 0)
+
     async def head(self) -> int:
         """The newest seq handed out (0 before any publish)."""
         return int(await self.redis.get(self._key("seq")) or 0)
 
     async def channels(self) -> list[dict[str, Any]]:
-        """Every channel, sorted by name: ``name``, ``last_seq``, ``last_time``, ``retained``."""
+        """Every channel, sorted by name: ``name``, ``last_seq``, ``last_time``, ``retained``,
+        ``retained_bytes``."""
         names = sorted(await self.redis.smembers(self._key("channels")))
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.xlen(self._key("s", name))
                 pipe.xrevrange(self._key("s", name), count=1)
+            pipe.hmget(self._key("bytes"), names or ["-"])
             replies = await pipe.execute()
+        sizes = replies[-1]
         result = []
         for i, name in enumerate(names):
             count, top = replies[2 * i], replies[2 * i + 1]
             last = stored_event(name, *top[0]) if top else None
-            result.append({
-                "name": name,
-                "last_seq": last.seq if last else None,
-                "last_time": last.time if last else None,
-                "retained": count,
-            })
+            result.append(
+                {
+                    "name": name,
+                    "last_seq": last.seq if last else None,
+                    "last_time": last.time if last else None,
+                    "retained": count,
+                    "retained_bytes": int(sizes[i] or 0),
+                }
+            )
         return result
 
-    async def delete(self, channel: str) -> bool:
-        """Remove a channel's events and snapshot; False if it did not exist."""
+    async def delete(self, channel: str) -> tuple[bool, int]:
+        """Remove a channel and its control stream (events, snapshots) and announce it on the
+        :data:`DELETIONS` stream; return (whether it existed, the announcement's seq)."""
         validate_channel_name(channel)
+        names = [channel, channel + "#control"]
         keys = [
-            self._key("s", channel), self._key("snap", channel), self._key("snapi", channel),
-            self._key("evicted"), self._key("channels"),
+            self._key("seq"),
+            self._key("evicted"),
+            self._key("channels"),
+            self._key("bytes"),
+            self._key("s", DELETIONS),
         ]
-        return bool(await self._delete_script(keys=keys, args=[channel]))
+        for name in names:
+            keys += [self._key("s", name), self._key("snap", name), self._key("snapi", name)]
+        try:
+            found, seq = await self._delete_script(keys=keys, args=[time.time(), *names])
+        except DOWN as exc:
+            raise self.unavailable(exc) from None
+        return bool(found), int(seq)
 
     async def close(self) -> None:
         """Close the store's connections."""

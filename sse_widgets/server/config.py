@@ -107,8 +107,8 @@ class SSEWidgets(Configurable):
         help=(
             "Where channels live: 'memory' (this process), or 'redis://host:port/db' to share "
             "channels, ids and history with other server processes on that Redis (needs "
-            "`pip install sse_widgets[redis]`; `sse-widgets serve --backend` for now, the "
-            "Jupyter extension still uses memory)"
+            "`pip install sse_widgets[redis]`). A server whose Redis cannot be reached at "
+            "start-up stops with one error naming it"
         ),
     ).tag(config=True)
 

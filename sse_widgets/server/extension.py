@@ -26,7 +26,7 @@ from jupyter_server.utils import url_path_join
 from tornado.ioloop import IOLoop
 from tornado.web import HTTPError
 
-from ..errors import NotAuthorized
+from ..errors import BackendUnavailable, NotAuthorized
 from ..hub import Hub
 from .config import SSEWidgets
 from .handlers import ROUTE_PREFIX, ServerState, build_routes
@@ -144,25 +144,34 @@ class SSEWidgetsExtension(ExtensionApp):
     def initialize_settings(self) -> None:
         assert self.serverapp is not None  # set by jupyter_server before this hook runs
         config = SSEWidgets(parent=self.serverapp)
-        if config.backend != "memory":
-            # Not wired into the extension yet (it builds its hub synchronously here): say so
-            # rather than silently keeping channels in memory.
-            raise ValueError(
-                "c.SSEWidgets.backend: the Jupyter extension keeps channels in memory for now; "
-                "share channels across processes with `sse-widgets serve --backend "
-                f"{config.backend}` and point kernels at it (SSE_WIDGETS_URL/SSE_WIDGETS_TOKEN)"
-            )
-        self.hub = Hub(config.hub_config())
+        self.hub = self._build_hub(config)
         self.settings["sse_widgets"] = ServerState(hub=self.hub, config=config)
         if config.export_env:
             self._export_env(config)
             # Again once the loop runs: by then the server has bound its final port.
             IOLoop.current().add_callback(self._export_env, config)
         self.log.info(
-            "sse_widgets: endpoints at %ssse-widgets/ (history %d events per channel)",
+            "sse_widgets: endpoints at %ssse-widgets/ (history %d events per channel, %s)",
             self.serverapp.base_url,
             config.history_size,
+            "channels in memory" if config.backend == "memory" else "channels in Redis",
         )
+
+    def _build_hub(self, config: SSEWidgets) -> Hub:
+        if config.backend == "memory":
+            return Hub(config.hub_config())
+        # Stop the server rather than run without the shared channels it was configured for:
+        # its viewers would silently miss what other replicas publish. One line, no traceback
+        # (jupyter_server would log a failed extension as a warning and carry on).
+        try:
+            from ..backends.redis_hub import RedisHub
+
+            return RedisHub.open(config.backend, config.hub_config())
+        except (BackendUnavailable, ModuleNotFoundError) as exc:
+            if isinstance(exc, ModuleNotFoundError) and exc.name != "redis":
+                raise
+            self.log.critical("sse_widgets: c.SSEWidgets.backend: %s", exc)
+            raise SystemExit(1) from None
 
     def _export_env(self, config: SSEWidgets) -> None:
         os.environ["SSE_WIDGETS_URL"] = hub_url(self.serverapp)

@@ -21,7 +21,7 @@ from typing import Any
 from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError, RequestHandler, stream_request_body
 
-from ..errors import CapacityError, InvalidRequest, NotAuthorized
+from ..errors import InvalidRequest, NotAuthorized, Unavailable
 from ..hub import Hub
 from ..names import validate_channel_name
 from ..protocol import validate_field
@@ -140,14 +140,14 @@ class SSEHandlerBase(RequestHandler):
         """Run a hub call, turning its refusals into HTTP errors with their message."""
         try:
             return call(*args, **kwargs)
-        except (InvalidRequest, CapacityError) as exc:
+        except (InvalidRequest, Unavailable) as exc:
             raise HTTPError(exc.status, str(exc)) from None
 
     async def check_request_async(self, call: Any, *args: Any, **kwargs: Any) -> Any:
         """:meth:`check_request` for the hub's awaitable calls."""
         try:
             return await call(*args, **kwargs)
-        except (InvalidRequest, CapacityError) as exc:
+        except (InvalidRequest, Unavailable) as exc:
             raise HTTPError(exc.status, str(exc)) from None
 
     def write_json(self, value: Any, status: int = 200) -> None:
@@ -287,10 +287,13 @@ class _BoundedBody(SSEHandlerBase):
             channel=channel,
         )
         ids: list[str] = []
-        for target, items in runs:
+        for index, (target, items) in enumerate(runs):
+            # Each run gets its own key: with a shared backend, a retry that reaches another
+            # server process finds the runs that were published and publishes only the rest.
+            run_key = None if key is None else f"{key}\0{index}"
             try:
-                ids.extend(await self.hub.publish(target, items))
-            except (InvalidRequest, CapacityError) as exc:
+                ids.extend(await self.hub.publish(target, items, idempotency_key=run_key))
+            except (InvalidRequest, Unavailable) as exc:
                 raise HTTPError(exc.status, str(exc)) from None
         reply = json.dumps({"ids": ids}).encode()
         if key is not None:
