@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
-import inspect
 import json
 import os
 import signal
@@ -35,7 +34,6 @@ from redis_server import RedisServer
 
 from sse_widgets import Publisher
 from sse_widgets.client import EventStream
-from sse_widgets.hub import Hub
 
 CHANNEL = "outage"
 PING = 0.2  # the servers' heartbeat interval in these tests, seconds
@@ -159,16 +157,6 @@ def halt(redis: RedisServer, how: signal.Signals) -> None:
     assert process is not None and process.poll() is None
     os.kill(process.pid, how)
     process.wait(10)
-
-
-# Until the hub takes an Idempotency-Key down to Redis (in progress on issue 6), a batch
-# retried after a lost reply is published again; the mark lifts itself once it does.
-needs_idempotent_publish = pytest.mark.xfail(
-    "idempotency_key" not in inspect.signature(Hub.publish).parameters,
-    reason="the retry of a batch whose reply was lost publishes it again: the hub keeps "
-    "Idempotency-Key replies per process and only after a success",
-    strict=True,
-)
 
 
 def wait_for_log(tmp_path: Path, hub: HubProcess, text: str, timeout: float) -> bool:
@@ -546,7 +534,6 @@ class LossyProxy:
 
 
 @pytest.mark.slow
-@needs_idempotent_publish
 def test_a_publish_whose_reply_redis_lost_is_not_published_again_on_retry(
     tmp_path: Path,
 ) -> None:
@@ -598,7 +585,6 @@ def test_a_publish_whose_reply_redis_lost_is_not_published_again_on_retry(
 
 
 @pytest.mark.slow
-@needs_idempotent_publish
 def test_a_hung_redis_gets_a_503_within_seconds_and_the_retry_publishes_once(
     tmp_path: Path,
 ) -> None:
@@ -689,12 +675,6 @@ def keep_first_publishes(directory: Path, count: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="Redis back without its last writes (same epoch): the next publish gets a seq, "
-    "so an id, already handed out for another event, and the readers, ahead of Redis's "
-    "head, skip the new events; see the report on issue 6",
-    strict=True,
-)
 def test_redis_back_without_its_last_writes_hands_out_no_id_twice(tmp_path: Path) -> None:
     with servers(tmp_path, appendonly=True) as (redis, a, b):
         streams = open_streams(a, b)

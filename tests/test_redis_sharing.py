@@ -140,3 +140,81 @@ def test_open_checks_redis_before_the_loop_and_reads_once_started(redis_url: str
             await other.close()
 
     run(main)
+
+
+def test_a_batch_larger_than_the_history_reaches_every_live_stream(redis_url: str) -> None:
+    # The script trims the history within the very publish, but the trimmed events stay in
+    # the stream for the readers' grace period: live streams get all, as on the memory hub.
+    async def main() -> None:
+        a, b = await two_hubs(redis_url, history_size=10)
+        try:
+            on_a, on_b = await a.subscribe_async(["burst"]), await b.subscribe_async(["burst"])
+            gate = asyncio.Event()
+            deliver = b.reader.callback
+
+            async def stalled(event: Any) -> None:  # B's reader is briefly behind
+                await gate.wait()
+                deliver(event)
+
+            b.reader.callback = stalled
+            b.reader.gap_check_interval = 0
+            await publish(a, "burst", -1)
+            await asyncio.sleep(0.2)  # B's reader has read -1 and waits at the gate
+            await publish(a, "burst", *range(25))
+            await publish(a, "burst", *range(25, 30))
+            gate.set()
+            for sub in (on_a, on_b):
+                events = await read(sub, EventParser(), 31)
+                assert [e.json()["data"] for e in events] == list(range(-1, 30))
+            # A replay still sees only the history: the last 10.
+            late = await drain(await b.subscribe_async(["burst"], replay="history"), EventParser())
+            assert [e.json()["data"] for e in late] == list(range(20, 30))
+            listed = await a.channels_async()
+            assert [(c["name"], c["retained"]) for c in listed] == [("burst", 10)]
+        finally:
+            await a.close()
+            await b.close()
+
+    run(main)
+
+
+def test_a_reader_stalled_past_the_grace_period_ends_its_streams_to_resume(
+    redis_url: str,
+) -> None:
+    async def main() -> None:
+        a, b = await two_hubs(redis_url, history_size=3)
+        a.store.live_grace = 0  # trimmed events leave the stream at once
+        b.reader.gap_check_interval = 0
+        gate = asyncio.Event()
+        deliver = b.reader.callback
+
+        async def stalled(event: Any) -> None:  # B's reader stops inside its callback
+            await gate.wait()
+            deliver(event)
+
+        try:
+            sub = await b.subscribe_async(["slow"])
+            b.reader.callback = stalled
+            await publish(a, "slow", 0)
+            await asyncio.sleep(0.2)  # B's reader has read event 0 and waits at the gate
+            for n in range(1, 10):
+                await publish(a, "slow", n)
+            gate.set()
+            parser = EventParser()
+            [first] = await read(sub, parser, 1)
+            assert first.json()["data"] == 0
+            for _ in range(100):
+                if sub.closed:
+                    break
+                await asyncio.sleep(0.02)
+            assert sub.close_reason == "behind"  # not a silent jump from 0 to 7
+            resumed = await drain(
+                await b.subscribe_async(["slow"], cursor=str(first.id)), EventParser()
+            )
+            assert [e.event for e in resumed] == ["reset", "log", "log", "log"]
+            assert [e.json()["data"] for e in resumed[1:]] == [7, 8, 9]
+        finally:
+            await a.close()
+            await b.close()
+
+    run(main)

@@ -57,7 +57,9 @@ class RedisHub(Hub):
     def __init__(self, store: RedisStore, config: HubConfig | None = None) -> None:
         super().__init__(config, epoch=store.epoch)
         self.store = store
-        self.reader = StreamReader(store, self._on_event, on_epoch=self._on_epoch)
+        self.reader = StreamReader(
+            store, self._on_event, on_epoch=self._on_epoch, on_gap=self._on_gap
+        )
         # Every process follows the deletions stream, from where Redis was when it connected.
         self.reader.positions[DELETIONS] = store.head_at_start
         #: channel key -> highest seq its local cache holds (every event up to it is there)
@@ -124,7 +126,9 @@ class RedisHub(Hub):
     ) -> list[str]:
         if not items:
             return []
-        seqs = await self.store.publish_key(key, items, idempotency_key=idempotency_key)
+        seqs = await self.store.publish_key(
+            key, items, idempotency_key=idempotency_key, seen=self._seq
+        )
         epoch = self.store.epoch
         if epoch != self.epoch:  # the script saw Redis's data gone before our reader did
             self.reader.positions = dict.fromkeys(self.reader.positions, 0)
@@ -179,6 +183,15 @@ class RedisHub(Hub):
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _on_gap(self, key: str) -> None:
+        # The reader missed events of this channel (it stalled longer than Redis keeps trimmed
+        # events for it). End its streams, as the memory hub ends a reader that falls too far
+        # behind: clients resume with their cursor from a fresh cache, with a `reset` where
+        # the history no longer reaches.
+        target = self._channels.get(key)
+        for sub in list(target.subscribers if target else ()):
+            self.unsubscribe(sub, "behind")
 
     def _on_epoch(self, epoch: str) -> None:
         # Redis lost its data: seqs start again from 1. Empty the caches (the reader reads

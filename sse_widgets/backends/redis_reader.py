@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from .redis_store import DOWN, RedisStore, StoredEvent, scrub_url, seq_of, stored_event
+from .redis_store import DELETIONS, DOWN, RedisStore, StoredEvent, scrub_url, seq_of, stored_event
 
 try:
     import redis.asyncio as aioredis
@@ -53,6 +54,7 @@ class StreamReader:
         *,
         on_state: Callable[[bool], None] | None = None,
         on_epoch: Callable[[str], None] | None = None,
+        on_gap: Callable[[str], None] | None = None,
         block_ms: int = 1000,
         batch: int = 512,
     ) -> None:
@@ -60,6 +62,9 @@ class StreamReader:
         self.callback = callback
         self.on_state = on_state
         self.on_epoch = on_epoch
+        self.on_gap = on_gap
+        self.gap_check_interval = 1.0
+        self._checked = time.monotonic()
         self._changed = asyncio.Event()
         self.block_ms = block_ms
         self.batch = batch
@@ -112,6 +117,8 @@ class StreamReader:
                     self._set_state(True)
                     delay = 0.05
                 await self._read_once()
+                if time.monotonic() - self._checked > self.gap_check_interval:
+                    await self._check_gaps()
             except asyncio.CancelledError:
                 raise
             except DOWN as exc:
@@ -121,7 +128,7 @@ class StreamReader:
                     await self._drop_idle_store_connections()
                 self._set_state(False)
                 await asyncio.sleep(delay * (0.5 + random.random()))
-                delay = min(delay * 2, 5.0)
+                delay = min(delay * 2, 1.0)  # back within ~1 s of Redis
 
     async def _drop_idle_store_connections(self) -> None:
         # Redis went away, so the store's idle pooled connections are dead too. Left in the
@@ -137,13 +144,32 @@ class StreamReader:
     async def _check_epoch(self) -> None:
         # After an outage: if Redis came back without its data (a new epoch), the seqs start
         # again from 1, below our positions; read everything there is, and say so.
-        epoch = await self.store.current_epoch(self._redis)
+        # Also if it came back with fewer events than we read (an AOF cut short by a crash):
+        # check_epoch then renews the epoch, as the next publish would.
+        epoch = await self.store.check_epoch(self._redis, max(self.positions.values(), default=0))
         if self.store.epoch and epoch != self.store.epoch:
             log.warning("Redis at %s lost its data (epoch %s)", scrub_url(self.store.url), epoch)
             self.positions = dict.fromkeys(self.positions, 0)
             if self.on_epoch is not None:
                 self.on_epoch(epoch)
         self.store.epoch = epoch
+
+    async def _check_gaps(self) -> None:
+        # Events trimmed from the history stay in the stream for a grace period, so readers
+        # normally read them all. A reader that stalled longer (a paused process) finds the
+        # stream trimmed past its position: say so rather than skip events silently.
+        self._checked = time.monotonic()
+        channels = [c for c in self.positions if c != DELETIONS]
+        if not channels:
+            return
+        trimmed = await self._redis.hmget(self.store._key("ptrim"), channels)
+        for channel, value in zip(channels, trimmed, strict=True):
+            position = self.positions.get(channel)
+            if value is not None and position is not None and int(value) > position:
+                log.warning("the Redis reader fell behind on %r and missed events", channel)
+                self.positions[channel] = int(value)
+                if self.on_gap is not None:
+                    self.on_gap(channel)
 
     async def _read_once(self) -> None:
         self._changed.clear()

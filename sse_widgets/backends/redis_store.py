@@ -31,7 +31,7 @@ from urllib.parse import urlsplit, urlunsplit
 from ..errors import BackendUnavailable, InvalidRequest
 from ..names import validate_channel_name, validate_event_name
 from ..records import PublishItem
-from .redis_scripts import DELETE, DELETIONS, FRAME_FIXED, PUBLISH
+from .redis_scripts import DELETE, DELETIONS, EPOCH, FRAME_FIXED, PUBLISH
 
 try:
     import redis
@@ -115,6 +115,8 @@ class RedisStore:
         state_events: dict[str, str] | None = None,
         prefix: str = "{sse_widgets}:",
         idempotency_seconds: int = 600,
+        live_grace: float = 30.0,
+        live_cap: int = 100_000,
     ) -> None:
         self.url = url
         self.history_size = history_size
@@ -123,6 +125,10 @@ class RedisStore:
         self.state_events = {"progress": "bar"} if state_events is None else state_events
         self.prefix = prefix
         self.idempotency_seconds = idempotency_seconds
+        #: Events trimmed from the history stay readable by the processes' readers this many
+        #: seconds (at most ``live_cap`` of them per channel), so live streams get them all.
+        self.live_grace = live_grace
+        self.live_cap = live_cap
         #: The epoch of this Redis's data (set by :meth:`connect`, refreshed by publishes).
         self.epoch = ""
         #: The newest seq when the store connected.
@@ -131,8 +137,14 @@ class RedisStore:
         # again would publish twice. Callers see the error (503) and decide.
         # Typed Any: redis-py's annotations cannot express decode_responses=True (str replies).
         # Creating the client opens no connection, so this works before an event loop runs.
+        # Explicit timeouts (older redis-py has none): a frozen Redis gives a 503, not a hang.
         self.redis: Any = aioredis.Redis.from_url(
-            url, decode_responses=True, retry=Retry(NoBackoff(), 0), health_check_interval=0
+            url,
+            decode_responses=True,
+            retry=Retry(NoBackoff(), 0),
+            health_check_interval=0,
+            socket_timeout=5,
+            socket_connect_timeout=5,
         )
         self._publish_script = self.redis.register_script(PUBLISH)
         self._delete_script = self.redis.register_script(DELETE)
@@ -226,6 +238,13 @@ class RedisStore:
         items = [f if isinstance(f, PublishItem) else self.item(*f) for f in frames]
         return await self.publish_key(channel, items, now=now, idempotency_key=idempotency_key)
 
+    async def check_epoch(self, client: Any, seen: int) -> str:
+        """The epoch of Redis's data, renewed if Redis holds fewer seqs than ``seen`` (it lost
+        data: seqs would be handed out twice); created if there is none."""
+        keys = [self._key("epoch"), self._key("seq")]
+        args = [secrets.token_hex(4), self.epoch, seen]
+        return str(await client.eval(EPOCH, len(keys), *keys, *args))
+
     async def publish_key(
         self,
         key: str,
@@ -233,14 +252,18 @@ class RedisStore:
         *,
         now: float | None = None,
         idempotency_key: str | None = None,
+        seen: int = 0,
     ) -> list[int]:
         """:meth:`publish` to any stream key, control streams (``<name>#control``) included;
-        neither the key nor the items are validated."""
+        neither the key nor the items are validated. ``seen``: the highest seq the caller
+        has seen; Redis holding fewer means it lost data, and the epoch is renewed."""
         if not items:
             return []
         idem = self.idempotency_seconds if idempotency_key else 0
         args: list[str | int | float] = [
             secrets.token_hex(4),
+            self.epoch,
+            seen,
             key,
             self.history_size,
             self.snapshot_size,
@@ -248,6 +271,8 @@ class RedisStore:
             self.history_bytes,
             FRAME_FIXED,
             idem,
+            self.live_grace,
+            self.live_cap,
         ]
         for it in items:
             # Event names cannot hold a LF, so "<event>\n<key>" splits back unambiguously.
@@ -262,6 +287,8 @@ class RedisStore:
             self._key("channels"),
             self._key("bytes"),
             self._key("idem", idempotency_key or ""),
+            self._key("count"),
+            self._key("ptrim"),
         ]
         try:
             epoch, first, _replayed = await self._publish_script(keys=keys, args=args)
@@ -277,9 +304,14 @@ class RedisStore:
     async def history(
         self, channel: str, after_seq: int = 0, count: int = 512
     ) -> list[StoredEvent]:
-        """Up to ``count`` retained events of ``channel`` with a seq above ``after_seq``."""
+        """Up to ``count`` retained events of ``channel`` with a seq above ``after_seq``.
+
+        Retained as a replay sees it: events trimmed from the history but still in the stream
+        for the readers (see ``live_grace``) are left out.
+        """
+        start = max(after_seq, await self.evicted_upto(channel))
         entries = await self.redis.xrange(
-            self._key("s", channel), min=f"({after_seq}-0", max="+", count=count
+            self._key("s", channel), min=f"({start}-0", max="+", count=count
         )
         return [stored_event(channel, entry_id, fields) for entry_id, fields in entries]
 
@@ -318,14 +350,14 @@ class RedisStore:
         names = sorted(await self.redis.smembers(self._key("channels")))
         async with self.redis.pipeline(transaction=False) as pipe:
             for name in names:
-                pipe.xlen(self._key("s", name))
                 pipe.xrevrange(self._key("s", name), count=1)
+            pipe.hmget(self._key("count"), names or ["-"])
             pipe.hmget(self._key("bytes"), names or ["-"])
             replies = await pipe.execute()
-        sizes = replies[-1]
+        counts, sizes = replies[-2], replies[-1]
         result = []
         for i, name in enumerate(names):
-            count, top = replies[2 * i], replies[2 * i + 1]
+            top, count = replies[i], int(counts[i] or 0)
             last = stored_event(name, *top[0]) if top else None
             result.append(
                 {
@@ -349,6 +381,8 @@ class RedisStore:
             self._key("channels"),
             self._key("bytes"),
             self._key("s", DELETIONS),
+            self._key("count"),
+            self._key("ptrim"),
         ]
         for name in names:
             keys += [self._key("s", name), self._key("snap", name), self._key("snapi", name)]
