@@ -152,9 +152,9 @@ def test_a_batch_larger_than_the_history_reaches_every_live_stream(redis_url: st
             gate = asyncio.Event()
             deliver = b.reader.callback
 
-            async def stalled(event: Any) -> None:  # B's reader is briefly behind
+            async def stalled(events: Any) -> None:  # B's reader is briefly behind
                 await gate.wait()
-                deliver(event)
+                deliver(events)
 
             b.reader.callback = stalled
             b.reader.gap_check_interval = 0
@@ -188,9 +188,9 @@ def test_a_reader_stalled_past_the_grace_period_ends_its_streams_to_resume(
         gate = asyncio.Event()
         deliver = b.reader.callback
 
-        async def stalled(event: Any) -> None:  # B's reader stops inside its callback
+        async def stalled(events: Any) -> None:  # B's reader stops inside its callback
             await gate.wait()
-            deliver(event)
+            deliver(events)
 
         try:
             sub = await b.subscribe_async(["slow"])

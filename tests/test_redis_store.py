@@ -51,20 +51,24 @@ def test_ids_are_consecutive_and_ordered_across_channels(redis_url: str) -> None
         assert await store.head() == 4
         a = await store.history("a")
         assert [(e.seq, json.loads(e.payload)["message"]) for e in a] == [
-            (1, "m1"), (2, "m2"), (4, "m4")
+            (1, "m1"),
+            (2, "m2"),
+            (4, "m4"),
         ]
         assert [e.seq for e in await store.history("a", after_seq=2)] == [4]
         assert [e.seq for e in await store.history("a", after_seq=0, count=1)] == [1]
         channels = await store.channels()
         assert [(c["name"], c["last_seq"], c["retained"]) for c in channels] == [
-            ("a", 4, 3), ("b", 3, 1)
+            ("a", 4, 3),
+            ("b", 3, 1),
         ]
         assert await store.delete("b") == (True, 5)  # announced under the next seq
         assert await store.delete("b") == (False, 6)
         assert await store.evicted_upto("b") == 3  # a cursor from before the delete resets
         announced = await store.history("#deleted")
         assert [(e.seq, e.event, e.payload) for e in announced] == [
-            (5, "deleted", "b"), (6, "deleted", "b")
+            (5, "deleted", "b"),
+            (6, "deleted", "b"),
         ]
         assert [c["name"] for c in await store.channels()] == ["a"]
         await store.close()
@@ -154,7 +158,8 @@ def test_snapshot_keeps_the_latest_state_per_bar(redis_url: str) -> None:
         await store.publish("a", [bar("x", 1), bar(7, 1), bar("x", 2), log(0)])  # 1..4
         states = await store.snapshot("a")
         assert [(s.seq, s.key, json.loads(s.payload)["value"]) for s in states] == [
-            (2, ("progress", "7"), 1), (3, ("progress", "x"), 2)
+            (2, ("progress", "7"), 1),
+            (3, ("progress", "x"), 2),
         ]
         assert states[0].time > 0
         await store.publish("a", [bar("y", 5)])  # third bar: the least recent one goes
@@ -208,7 +213,10 @@ async def _reader_scenario(server: RedisServer) -> None:
     seen: list[tuple[str, int]] = []
     states: list[bool] = []
     reader = StreamReader(
-        store, lambda e: seen.append((e.channel, e.seq)), on_state=states.append, block_ms=500
+        store,
+        lambda es: seen.extend((e.channel, e.seq) for e in es),
+        on_state=states.append,
+        block_ms=500,
     )
     reader.start()
     await reader.watch("a", 0)
@@ -252,7 +260,7 @@ def test_reader_keeps_total_order_when_one_channel_has_a_backlog(redis_url: str)
         await store.publish("a", [log(i) for i in range(30)])  # 1..30
         await store.publish("b", [log(0)])  # 31
         seen: list[int] = []
-        reader = StreamReader(store, lambda e: seen.append(e.seq), batch=8)
+        reader = StreamReader(store, lambda es: seen.extend(e.seq for e in es), batch=8)
         await reader.watch("a", 0)
         await reader.watch("b", 0)
         reader.start()

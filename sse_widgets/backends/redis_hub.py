@@ -58,7 +58,7 @@ class RedisHub(Hub):
         super().__init__(config, epoch=store.epoch)
         self.store = store
         self.reader = StreamReader(
-            store, self._on_event, on_epoch=self._on_epoch, on_gap=self._on_gap
+            store, self._on_events, on_epoch=self._on_epoch, on_gap=self._on_gap
         )
         # Every process follows the deletions stream, from where Redis was when it connected.
         self.reader.positions[DELETIONS] = store.head_at_start
@@ -138,21 +138,35 @@ class RedisHub(Hub):
 
     # -- the reader's events ----------------------------------------------------------------
 
-    def _on_event(self, event: StoredEvent) -> None:
-        key = event.channel
-        if key == DELETIONS:
-            self._on_deleted(event.payload, event.seq)
-            return
-        known = self._watched.get(key)
-        target = self._channels.get(key)
-        if known is None or target is None or event.seq <= known:
-            return  # not (or no longer) cached here, or filled from the history already
-        self._watched[key] = event.seq
-        if event.seq > self._seq:
-            self._seq = event.seq
-        record = self._record(event)
-        target.append([record])
-        self._fan_out(target, [record])
+    def _on_events(self, events: list[StoredEvent]) -> None:
+        # One read of the reader, in seq order: each run of one channel's events is appended
+        # and fanned out at once, as the memory hub does with a published batch.
+        run: list[Record] = []
+        target: Channel | None = None
+        for event in events:
+            key = event.channel
+            if key == DELETIONS:
+                self._flush(target, run)
+                run, target = [], None
+                self._on_deleted(event.payload, event.seq)
+                continue
+            known = self._watched.get(key)
+            channel = self._channels.get(key)
+            if known is None or channel is None or event.seq <= known:
+                continue  # not (or no longer) cached here, or filled from the history already
+            if channel is not target:
+                self._flush(target, run)
+                run, target = [], channel
+            self._watched[key] = event.seq
+            if event.seq > self._seq:
+                self._seq = event.seq
+            run.append(self._record(event))
+        self._flush(target, run)
+
+    def _flush(self, target: Channel | None, records: list[Record]) -> None:
+        if target is not None and records:
+            target.append(records)
+            self._fan_out(target, records)
 
     def _record(self, event: StoredEvent) -> Record:
         key = event.key

@@ -30,7 +30,8 @@ __all__ = ["Callback", "StreamReader"]
 
 log = logging.getLogger(__name__)
 
-Callback = Callable[[StoredEvent], Awaitable[None] | None]
+#: Called with the events of one read, in seq order (across channels).
+Callback = Callable[[list[StoredEvent]], Awaitable[None] | None]
 
 
 class StreamReader:
@@ -193,15 +194,17 @@ class StreamReader:
                 last = seq_of(entries[-1][0])
                 cutoff = last if cutoff is None else min(cutoff, last)
         events.sort(key=lambda e: e.seq)
+        ready = []
         for event in events:
             if cutoff is not None and event.seq > cutoff:
                 break
-            if self._stopping:
-                return
             if self.positions.get(event.channel, event.seq) >= event.seq:
                 continue  # unwatched meanwhile, or already passed on
             self.positions[event.channel] = event.seq
-            result = self.callback(event)
+            ready.append(event)
+        if ready and not self._stopping:
+            # One call per reply: the hub fans out a run of one channel's events at once.
+            result = self.callback(ready)
             if result is not None:
                 await result
 
