@@ -204,7 +204,7 @@ class RedisHub(Hub):
         # behind: clients resume with their cursor from a fresh cache, with a `reset` where
         # the history no longer reaches.
         target = self._channels.get(key)
-        for sub in list(target.subscribers if target else ()):
+        for sub in list(target.subscribers if target is not None else ()):
             self.unsubscribe(sub, "behind")
 
     def _on_epoch(self, epoch: str) -> None:
@@ -347,9 +347,18 @@ class RedisHub(Hub):
     # -- channels ---------------------------------------------------------------------------
 
     async def channels_async(self) -> list[dict[str, Any]]:
-        """Every public channel in Redis, with this process's subscriber counts."""
+        """Every public channel in Redis, with this process's subscriber counts; like the
+        memory hub, a channel someone here subscribed to is listed before its first event."""
+        stored = await self.store.channels()
+        known = {info["name"] for info in stored}
+        for name, cached in self._channels.items():
+            if name not in known and not name.endswith(CONTROL_SUFFIX) and cached.subscribers:
+                stored.append(
+                    {"name": name, "last_seq": None, "last_time": None, "retained": 0}
+                    | {"retained_bytes": 0}
+                )
         result = []
-        for info in await self.store.channels():
+        for info in sorted(stored, key=lambda info: str(info["name"])):
             name = info["name"]
             if name.endswith(CONTROL_SUFFIX):
                 continue
@@ -358,7 +367,7 @@ class RedisHub(Hub):
             result.append(
                 {
                     "name": name,
-                    "subscribers": len(local.subscribers) if local else 0,
+                    "subscribers": len(local.subscribers) if local is not None else 0,
                     "last_id": f"{self.epoch}-{seq}" if seq is not None else None,
                     "last_time": info["last_time"],
                     "retained": info["retained"],

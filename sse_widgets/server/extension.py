@@ -106,6 +106,11 @@ class JupyterAuth(JupyterHandler):
         )
         if not allowed:
             raise NotAuthorized(f"user {user.username!r} may not {action} {self.auth_resource}")
+        if self.request.method == "GET":
+            # Reading sets Jupyter's `_xsrf` cookie if the page has none: Voilà's pages do not
+            # set it (Lab's do), and the widgets' Cancel is a cookie-authenticated POST that
+            # Jupyter refuses without the token from that cookie.
+            self.xsrf_token  # noqa: B018 - the property sets the cookie
 
 
 def hub_url(serverapp: Any) -> str:
