@@ -1,6 +1,11 @@
 """Shared fixtures: a real Jupyter server (pytest-jupyter), a real standalone hub process,
 and a TCP proxy that can cut connections mid-stream.
 
+Both servers use the hub backend the ``hub_backend`` fixture names: ``memory`` unless the test
+is marked ``backends`` (the conformance suites mark whole modules), which runs it once per
+backend, ``[memory]`` and ``[redis]`` (one real ``redis-server`` for the session, emptied before
+each test). Not named ``backend``: tests parametrize that name with anyio's "asyncio"/"trio".
+
 Everything listens on 127.0.0.1 only; every process a fixture starts is ended by its PID.
 """
 
@@ -21,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from redis_server import RedisServer
 from traitlets.config import Config
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
@@ -28,9 +34,55 @@ pytest_plugins = ["pytest_jupyter.jupyter_server"]
 REPO = Path(__file__).resolve().parent.parent
 PUBLISH_TOKEN = "publish-secret-for-tests"
 
+#: The hub backends a ``backends``-marked test runs on (the ids of its ``hub_backend`` param).
+BACKENDS = ("memory", "redis")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "backends: run the test once per hub backend ([memory], [redis]); the servers of the "
+        "jp_serverapp and hub_process fixtures (and start_hub(..., backend=hub_backend)) use it",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marked = metafunc.definition.get_closest_marker("backends")
+    if marked and "hub_backend" in metafunc.fixturenames:
+        metafunc.parametrize("hub_backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def _backend_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for every ``[redis]`` test (started by the first one)."""
+    server = RedisServer(tmp_path_factory.mktemp("backend-redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
 
 @pytest.fixture
-def jp_server_config() -> Config:
+def hub_backend(request: pytest.FixtureRequest) -> str:
+    """The hub backend of this test, as ``c.SSEWidgets.backend`` takes it: ``"memory"``, or
+    the URL of a redis-server emptied for this test (every key of the hub is under the
+    ``{sse_widgets}:`` prefix; FLUSHDB costs 2 ms where a fresh server costs 140)."""
+    name = getattr(request, "param", "memory")
+    if name == "memory":
+        return "memory"
+    assert name == "redis", name
+    server: RedisServer = request.getfixturevalue("_backend_redis")
+    if server.process is None or server.process.poll() is not None:
+        server.start()  # a test stopped it: same port, empty
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(b"FLUSHDB\r\n")
+        assert sock.recv(64).startswith(b"+OK")
+    return server.url
+
+
+@pytest.fixture
+def jp_server_config(hub_backend: str) -> Config:
     """The extension on, anonymous access off, small limits that the tests can exceed."""
     return Config(
         {
@@ -42,6 +94,7 @@ def jp_server_config() -> Config:
                 "publish_token": PUBLISH_TOKEN,
                 "max_body_bytes": 256 * 1024,
                 "retry_ms": 50,
+                "backend": hub_backend,
             },
         }
     )
@@ -88,9 +141,19 @@ class HubProcess:
                 self.process.wait(10)
 
 
-def start_hub(tmp_path: Path, *args: str, port: int | None = None, token: str = "T") -> HubProcess:
-    """Start ``sse-widgets serve`` on a free loopback port and wait until it answers."""
+def start_hub(
+    tmp_path: Path,
+    *args: str,
+    port: int | None = None,
+    token: str = "T",
+    backend: str = "memory",
+) -> HubProcess:
+    """Start ``sse-widgets serve`` on a free loopback port and wait until it answers.
+
+    ``backend``: ``"memory"`` or a redis:// URL (the ``hub_backend`` fixture's value)."""
     port = port or free_port()
+    if backend != "memory":
+        args = ("--backend", backend, *args)
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
     env.pop("SSE_WIDGETS_URL", None)
     with open(tmp_path / f"hub-{port}.log", "ab") as log:  # the child keeps its own copy
@@ -123,9 +186,14 @@ def start_hub(tmp_path: Path, *args: str, port: int | None = None, token: str = 
 
 
 @pytest.fixture
-def hub_process(tmp_path: Path) -> Iterator[HubProcess]:
-    """A standalone hub with a fast retry and a roomy history."""
-    hub = start_hub(tmp_path, "--SSEWidgets.retry_ms=20", "--SSEWidgets.history_size=20000")
+def hub_process(tmp_path: Path, hub_backend: str) -> Iterator[HubProcess]:
+    """A standalone hub with a fast retry and a roomy history, on the test's backend."""
+    hub = start_hub(
+        tmp_path,
+        "--SSEWidgets.retry_ms=20",
+        "--SSEWidgets.history_size=20000",
+        backend=hub_backend,
+    )
     try:
         yield hub
     finally:

@@ -1,7 +1,7 @@
 """Bad requests get a 4xx with a JSON error naming the problem, and change nothing.
 
-Against the extension in a real jupyter_server with anonymous access off. Each case is sent
-between two good events; afterwards the channel holds exactly the good ones.
+Against the extension in a real jupyter_server with anonymous access off, on every backend.
+Each case is sent between two good events; afterwards the channel holds exactly the good ones.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import PUBLISH_TOKEN, json_error
+from conftest import PUBLISH_TOKEN, json_error, read_raw_stream
 from tornado.httpclient import HTTPClientError
+
+pytestmark = pytest.mark.backends
 
 JSON = {"Content-Type": "application/json"}
 NDJSON = {"Content-Type": "application/x-ndjson"}
@@ -32,9 +34,24 @@ async def _publish_ok(jp_fetch, n: int) -> str:  # type: ignore[no-untyped-def]
     return str(cursor)
 
 
-async def _retained(jp_serverapp) -> list:  # type: ignore[no-untyped-def]
-    hub = jp_serverapp.web_app.settings["sse_widgets"].hub
-    return [json.loads(r.payload) for r in hub._channels["c"].history]
+@pytest.fixture
+def retained(jp_fetch, http_server_port, jp_base_url, user_token):  # type: ignore[no-untyped-def]
+    """The data of every event channel ``c`` holds, read back over HTTP (its listing's
+    ``retained`` count, then a history replay of that many events)."""
+
+    async def read() -> list:
+        reply = await jp_fetch("sse-widgets", "api", "channels")
+        [info] = [c for c in json.loads(reply.body)["channels"] if c["name"] == "c"]
+        frames = await read_raw_stream(
+            http_server_port[1],
+            f"{jp_base_url}sse-widgets/api/channels/c/events?replay=history",
+            {"Authorization": f"token {user_token}"},
+            frames=info["retained"],
+        )
+        assert len(frames) == info["retained"], frames
+        return [json.loads(f["data"]) for f in frames]
+
+    return read
 
 
 BAD_POSTS = [
@@ -100,7 +117,7 @@ BAD_POSTS = [
 
 @pytest.mark.parametrize(("headers", "body", "status", "words"), BAD_POSTS)
 async def test_bad_publish_is_refused_with_json_error_and_loses_nothing(
-    jp_fetch, jp_serverapp, headers, body, status, words
+    jp_fetch, retained, headers, body, status, words
 ):
     await _publish_ok(jp_fetch, 1)
     with pytest.raises(HTTPClientError) as caught:
@@ -117,7 +134,7 @@ async def test_bad_publish_is_refused_with_json_error_and_loses_nothing(
     assert caught.value.code == status
     assert words in json_error(caught.value.response.body)
     await _publish_ok(jp_fetch, 2)
-    assert await _retained(jp_serverapp) == [{"n": 1}, {"n": 2}]
+    assert await retained() == [{"n": 1}, {"n": 2}]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """The Python subscriber: sync and async (asyncio, trio) iteration, resume with
-Last-Event-ID, the server's retry delay, close and error handling."""
+Last-Event-ID, the server's retry delay, close and error handling; on every hub backend."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from conftest import CuttingProxy
 
 from sse_widgets import ChannelClosed, InvalidRequest, NotAuthorized, Publisher
 from sse_widgets.client import EventStream
+
+pytestmark = pytest.mark.backends
 
 
 def _publish(hub, channel: str, count: int, start: int = 0) -> None:  # type: ignore[no-untyped-def]
@@ -33,18 +35,28 @@ def _delete(hub, channel: str) -> None:  # type: ignore[no-untyped-def]
     urllib.request.urlopen(request, timeout=10).close()
 
 
+def _later(delay: float, action, *args) -> threading.Timer:  # type: ignore[no-untyped-def]
+    """Run ``action(*args)`` in a thread after ``delay`` seconds; join it before the test
+    ends, so that the hub is not stopped before it has answered (the stream may see the
+    result, e.g. a ``close``, before the request's own reply arrives)."""
+    timer = threading.Timer(delay, action, args)
+    timer.start()
+    return timer
+
+
 def test_sync_iteration_reads_history_then_live(hub_process):
     _publish(hub_process, "sync", 5)
     stream = EventStream(
         hub_process.url, channels=["sync"], token=hub_process.token, replay="history"
     )
     got = []
-    threading.Timer(0.5, _publish, (hub_process, "sync", 5, 5)).start()
+    publisher = _later(0.5, _publish, hub_process, "sync", 5, 5)
     for event in stream:
         got.append(event.json()["data"]["n"])
         if len(got) == 10:
             break
     stream.close()
+    publisher.join(30)
     assert got == list(range(10))
     assert stream.parser.retry == 20  # the hub's retry: field was followed
 
@@ -94,10 +106,11 @@ def test_deleting_the_channel_ends_the_stream_with_close(hub_process):
         hub_process.url, channels=["gone"], token=hub_process.token, replay="history"
     )
     names = []
-    threading.Timer(0.5, _delete, (hub_process, "gone")).start()
+    deleter = _later(0.5, _delete, hub_process, "gone")
     started = time.monotonic()
     for event in stream:
         names.append(event.event)
+    deleter.join(10)
     assert names == ["log", "close"]
     assert time.monotonic() - started < 10
 
@@ -109,12 +122,16 @@ def test_a_multiplexed_stream_continues_until_all_its_channels_close(hub_process
         hub_process.url, channels=["m1", "m2"], token=hub_process.token, replay="history"
     )
     seen = []
-    threading.Timer(0.3, _delete, (hub_process, "m1")).start()
-    threading.Timer(0.6, _publish, (hub_process, "m2", 1, 1)).start()
-    threading.Timer(0.9, _delete, (hub_process, "m2")).start()
+    actions = [
+        _later(0.3, _delete, hub_process, "m1"),
+        _later(0.6, _publish, hub_process, "m2", 1, 1),
+        _later(0.9, _delete, hub_process, "m2"),
+    ]
     for event in stream:
         frame = event.json()
         seen.append((event.event, frame["channel"]))
+    for action in actions:
+        action.join(30)
     assert seen == [("log", "m1"), ("log", "m2"), ("close", "m1"), ("log", "m2"), ("close", "m2")]
 
 

@@ -152,6 +152,7 @@ def request(
         return error.code, dict(error.headers), error.read()
 
 
+@pytest.mark.backends
 def test_a_running_hub_answers_as_documented(spec: dict[str, Any], hub_process: HubProcess) -> None:
     ndjson = b'{"channel":"spec","event":"log","data":{"message":"a"}}\n{"channel":"spec"}\n'
     status, headers, body = request(

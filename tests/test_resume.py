@@ -1,5 +1,6 @@
 """Resuming a stream: cut at random byte offsets, every event arrives exactly once, in order;
-a cursor older than the history gets an explicit ``reset`` and the snapshot, never silence."""
+a cursor older than the history gets an explicit ``reset`` and the snapshot, never silence.
+On every backend."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from sse_widgets.client import EventStream
 
 EVENTS = 10_000
 CUTS = 20
+
+pytestmark = pytest.mark.backends
 
 
 def _producer(url: str, token: str, channel: str, count: int, pace: float) -> str:
@@ -63,8 +66,12 @@ async def test_cut_at_twenty_random_points_loses_and_repeats_nothing(hub_process
     assert received == list(range(EVENTS))
 
 
-async def test_cursor_older_than_history_gets_reset_then_snapshot_then_history(tmp_path):
-    hub = start_hub(tmp_path, "--SSEWidgets.history_size=50", "--SSEWidgets.retry_ms=20")
+async def test_cursor_older_than_history_gets_reset_then_snapshot_then_history(
+    tmp_path, hub_backend
+):
+    hub = start_hub(
+        tmp_path, "--SSEWidgets.history_size=50", "--SSEWidgets.retry_ms=20", backend=hub_backend
+    )
     try:
         await arun_python(f"""
 import sse_widgets

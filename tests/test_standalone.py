@@ -1,5 +1,5 @@
 """``sse-widgets serve``: its token, CORS allow-list, stream headers, heartbeats, the control
-round trip and its configuration errors."""
+round trip (on every backend) and its configuration errors."""
 
 from __future__ import annotations
 
@@ -28,10 +28,18 @@ def _request(
         return error.code, dict(error.headers), error.read()
 
 
+# Each test with a running hub runs on every backend; start-up and configuration tests need none.
+pytestmark = pytest.mark.backends
+
+
 @pytest.fixture
-def hub(tmp_path):  # type: ignore[no-untyped-def]
+def hub(tmp_path, hub_backend):  # type: ignore[no-untyped-def]
     process = start_hub(
-        tmp_path, "--allow-origin", "https://app.example", "--SSEWidgets.ping_interval=0.2"
+        tmp_path,
+        "--allow-origin",
+        "https://app.example",
+        "--SSEWidgets.ping_interval=0.2",
+        backend=hub_backend,
     )
     try:
         yield process
