@@ -174,6 +174,8 @@ class StreamReader:
 
     async def _read_once(self) -> None:
         self._changed.clear()
+        if self._stopping:  # close() came while connecting: no blocking read to wake
+            return
         streams = {self.store._key("s", c): f"{s}-0" for c, s in self.positions.items()}
         if not streams:
             try:
