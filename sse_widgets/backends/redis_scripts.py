@@ -63,6 +63,7 @@ local base = tonumber(ARGV[9]) + #epoch + #channel
 local function size(seq, e, d, at)
   return base + #string.format('%.3f', tonumber(at)) + #tostring(seq) + #e + #d
 end
+local now_size = base + #string.format('%.3f', tonumber(t))  -- the batch's events share t
 local function seq_of(id) return tonumber(string.sub(id, 1, string.find(id, '-') - 1)) end
 local n = (#ARGV - 12) / 3
 local last = redis.call('INCRBY', KEYS[2], n)
@@ -71,7 +72,7 @@ local added = 0
 for i = 13, #ARGV, 3 do
   seq = seq + 1
   redis.call('XADD', KEYS[3], seq .. '-0', 'e', ARGV[i], 'd', ARGV[i + 1], 't', t)
-  added = added + size(seq, ARGV[i], ARGV[i + 1], t)
+  added = added + now_size + #tostring(seq) + #ARGV[i] + #ARGV[i + 1]
   local key = ARGV[i + 2]
   if key ~= '' then
     redis.call('HSET', KEYS[4], key, t .. ' ' .. ARGV[i + 1])
@@ -108,9 +109,10 @@ local waiting = redis.call('XLEN', KEYS[3]) - count
 if waiting > 0 then
   local cutoff, cap = tonumber(t) - tonumber(ARGV[11]), tonumber(ARGV[12])
   local gone = nil
-  local from = '-'
+  local from, take = '-', 1  -- usually the oldest entry is still in its grace period: probe it
   while waiting > 0 do
-    local page = redis.call('XRANGE', KEYS[3], from, '+', 'COUNT', 64)
+    local page = redis.call('XRANGE', KEYS[3], from, '+', 'COUNT', take)
+    take = 64
     local stop = #page == 0
     for _, entry in ipairs(page) do
       local s = seq_of(entry[1])
