@@ -71,3 +71,21 @@ def test_serve_with_an_unreachable_redis_says_so_once(tmp_path):
     assert "sse-widgets serve:" in result.stderr and "127.0.0.1:1" in result.stderr
     assert "secret" not in result.stderr  # the password is scrubbed
     assert result.stderr.count("sse-widgets serve:") == 1
+
+
+def test_without_the_redis_package_the_backend_option_says_how_to_install_it() -> None:
+    # `redis` made unimportable, as on a machine without the [redis] extra: the default
+    # (memory) needs nothing of it; asking for Redis names the package and the install line.
+    code = (
+        "import sys; sys.modules['redis'] = None\n"
+        "import sse_widgets, sse_widgets.server.standalone\n"
+        "from sse_widgets.cli import main\n"
+        "sys.argv = ['sse-widgets', 'serve', '--port', '0', '--backend', 'redis://127.0.0.1:1/0']\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "pip install sse_widgets[redis]" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
