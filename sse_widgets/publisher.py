@@ -103,7 +103,11 @@ class Publisher:
         """Queue an event whose data is already JSON text (trusted to be valid JSON)."""
         validate_channel_name(channel)
         validate_event_name(event)
-        line = f'{{"channel":"{channel}","event":{_encode(event)},"data":{payload}}}'.encode()
+        self._enqueue(
+            f'{{"channel":"{channel}","event":{_encode(event)},"data":{payload}}}'.encode()
+        )
+
+    def _enqueue(self, line: bytes) -> None:
         cond = self._cond
         with cond:
             if self._closing:
@@ -114,6 +118,11 @@ class Publisher:
             self._queued_bytes += len(line)
             self._enqueued += 1
             self._wake_sender()
+
+    def send_call(self, call: str, event: str, payload: str) -> None:
+        """Queue an event (data already JSON text) for an endpoint call (endpoints.py)."""
+        validate_event_name(event)
+        self._enqueue(f'{{"call":"{call}","event":{_encode(event)},"data":{payload}}}'.encode())
 
     def defer(self, source: Any, delay: float) -> None:
         """Have ``source.drain()`` called within ``delay`` seconds (or by the next flush);

@@ -17,7 +17,12 @@ from ..hub import Hub
 from ..names import CHANNEL_NAME_PATTERN, validate_channel_name
 from ..records import PublishItem
 
-__all__ = ["JSON_TYPES", "NDJSON_TYPES", "parse_publish_body"]
+__all__ = ["CALL_TARGET", "JSON_TYPES", "NDJSON_TYPES", "parse_publish_body"]
+
+#: Runs for an endpoint call (lines with ``"call"`` instead of ``"channel"``) have this prefix
+#: before the call's id; '#' cannot start a channel name.
+CALL_TARGET = "#call:"
+_CALL_ID = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 JSON_TYPES = frozenset({"application/json"})
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/x-jsonlines"})
@@ -38,7 +43,8 @@ _DECODER = json.JSONDecoder(parse_constant=_refuse_constant)
 # A line in that form needs no re-encoding: its data is a slice of the line, checked by
 # parsing only that slice. Anything else takes the general path.
 _CANONICAL = re.compile(
-    r'\{"channel":"(' + CHANNEL_NAME_PATTERN + r')","event":"([^"\\\x00-\x1f]{1,256})","data":'
+    r'\{"(?:channel":"(' + CHANNEL_NAME_PATTERN + r')|call":"([A-Za-z0-9_\-]{1,64}))",'
+    r'"event":"([^"\\\x00-\x1f]{1,256})","data":'
 )
 
 
@@ -92,17 +98,18 @@ def parse_publish_body(
 
 def _parse_line(hub: Hub, number: int, line: str, channel: str | None) -> tuple[str, PublishItem]:
     match = _CANONICAL.match(line)
-    if match is not None and (channel is None or match.group(1) == channel):
+    if match is not None and (
+        channel is None if match.group(2) else channel is None or match.group(1) == channel
+    ):
         try:
             data, end = _DECODER.raw_decode(line, match.end())
         except ValueError:
             pass  # the general path says what is wrong
         else:
             if line[end:].strip() == "}":
+                target = match.group(1) or CALL_TARGET + match.group(2)
                 try:
-                    return match.group(1), hub.prepare_json(
-                        match.group(2), line[match.end() : end], data
-                    )
+                    return target, hub.prepare_json(match.group(3), line[match.end() : end], data)
                 except InvalidRequest as exc:
                     raise type(exc)(f"line {number}: {exc}", status=exc.status) from None
     try:
@@ -115,9 +122,18 @@ def _parse_line(hub: Hub, number: int, line: str, channel: str | None) -> tuple[
 def _parse_event(hub: Hub, where: str, obj: Any, channel: str | None) -> tuple[str, PublishItem]:
     if not isinstance(obj, dict):
         raise InvalidRequest(f'{where}: an event is a JSON object {{"event": ..., "data": ...}}')
-    unknown = set(obj) - {"event", "data", "channel"}
+    unknown = set(obj) - {"event", "data", "channel", "call"}
     if unknown:
         raise InvalidRequest(f"{where}: unknown field(s) {sorted(unknown)}; use event and data")
+    if "call" in obj and channel is None and "channel" not in obj:
+        # A worker's event for an endpoint call (endpoints.py); the call id is opaque here.
+        call = obj["call"]
+        if not isinstance(call, str) or not _CALL_ID.fullmatch(call):
+            raise InvalidRequest(f"{where}: {call!r} is not a call id")
+        try:
+            return CALL_TARGET + call, hub.prepare(obj.get("event", "message"), obj.get("data"))
+        except InvalidRequest as exc:
+            raise type(exc)(f"{where}: {exc}", status=exc.status) from None
     target = obj.get("channel", channel)
     if channel is not None and target != channel:
         raise InvalidRequest(f"{where}: channel {target!r} differs from the URL's {channel!r}")

@@ -54,6 +54,19 @@ class SSEWidgets(Configurable):
         "Browsers paint every ~16 ms, so viewers do not notice; with many viewers it cuts "
         "the server's work per event many times over.",
     ).tag(config=True)
+    endpoint_concurrency = Int(
+        4,
+        help="Concurrent calls one worker of an endpoint runs when its @endpoint() names no "
+        "max_concurrency; more get 429.",
+    ).tag(config=True)
+    endpoint_resume_window = Float(
+        300.0,
+        help="Longest resume_window (seconds) a caller may ask for: how long a call outlives "
+        "its caller's connection, waiting for a reloaded page to resume it.",
+    ).tag(config=True)
+    endpoint_retention = Float(
+        60.0, help="Seconds a finished endpoint call's events stay readable for a resume."
+    ).tag(config=True)
     allow_origins = List(
         Unicode(),
         help="Origins (e.g. 'https://example.org') allowed to use the endpoints cross-origin "
@@ -84,6 +97,7 @@ class SSEWidgets(Configurable):
         "max_subscribers",
         "snapshot_size",
         "retry_ms",
+        "endpoint_concurrency",
     )
     def _positive(self, proposal):  # type: ignore[no-untyped-def]
         if proposal["value"] < 1:
@@ -96,7 +110,7 @@ class SSEWidgets(Configurable):
             raise ValueError("c.SSEWidgets.ping_interval must be more than 0 seconds")
         return proposal["value"]
 
-    @validate("coalesce_ms")
+    @validate("coalesce_ms", "endpoint_resume_window", "endpoint_retention")
     def _not_negative(self, proposal):  # type: ignore[no-untyped-def]
         if proposal["value"] < 0:
             raise ValueError("c.SSEWidgets.coalesce_ms must be 0 or more")

@@ -150,7 +150,7 @@ class SSEWidgetsExtension(ExtensionApp):
         assert self.serverapp is not None  # set by jupyter_server before this hook runs
         config = SSEWidgets(parent=self.serverapp)
         self.hub = self._build_hub(config)
-        self.settings["sse_widgets"] = ServerState(hub=self.hub, config=config)
+        self.settings["sse_widgets"] = ServerState.create(self.hub, config)
         if config.export_env:
             self._export_env(config)
             # Again once the loop runs: by then the server has bound its final port.
@@ -192,4 +192,5 @@ class SSEWidgetsExtension(ExtensionApp):
         self.handlers.extend(build_routes("/" + ROUTE_PREFIX, JupyterAuth))
 
     async def stop_extension(self) -> None:
+        self.settings["sse_widgets"].endpoints.close()
         await self.hub.close()

@@ -26,8 +26,9 @@ from ..hub import Hub
 from ..names import validate_channel_name
 from ..protocol import validate_field
 from ..subscription import Subscription
-from .bodies import JSON_TYPES, media_type, parse_publish_body
+from .bodies import CALL_TARGET, JSON_TYPES, media_type, parse_publish_body
 from .config import SSEWidgets
+from .endpoints import EndpointRegistry
 
 __all__ = ["ServerState", "SSEHandlerBase", "build_routes"]
 
@@ -75,6 +76,20 @@ class ServerState:
     #: Standalone only: the token that grants everything ("" disables authentication).
     token: str | None = None
     idempotent_replies: IdempotencyCache = field(default_factory=lambda: IdempotencyCache())
+    endpoints: EndpointRegistry = field(default_factory=lambda: EndpointRegistry())
+
+    @classmethod
+    def create(cls, hub: Hub, config: SSEWidgets, token: str | None = None) -> ServerState:
+        """The state of a server whose limits come from ``config``."""
+        endpoints = EndpointRegistry(
+            default_concurrency=config.endpoint_concurrency,
+            max_resume_window=config.endpoint_resume_window,
+            retention=config.endpoint_retention,
+            max_call_bytes=config.history_bytes,
+            buffer_bytes=config.buffer_bytes,
+            ping_interval=config.ping_interval,
+        )
+        return cls(hub=hub, config=config, token=token, endpoints=endpoints)
 
 
 def _allow_unauthenticated(method: Any) -> Any:
@@ -288,6 +303,9 @@ class _BoundedBody(SSEHandlerBase):
         )
         ids: list[str] = []
         for index, (target, items) in enumerate(runs):
+            if target.startswith(CALL_TARGET):  # a worker's events for one endpoint call
+                ids.extend(self.state.endpoints.record(target[len(CALL_TARGET) :], items))
+                continue
             # Each run gets its own key: with a shared backend, a retry that reaches another
             # server process finds the runs that were published and publishes only the rest.
             run_key = None if key is None else f"{key}\0{index}"
@@ -406,6 +424,8 @@ def build_routes(prefix: str, auth_base: type) -> list[tuple[str, type]]:
     >>> [pattern for pattern, _ in build_routes("/x", TokenAuth)][0]
     '/x/api/events'
     """
+    from .endpoint_handlers import endpoint_routes
+
     name = "([^/]+)"  # any segment: the handler answers 400 naming what is wrong with it
     endpoints = [
         ("/api/events", EventsHandler),
@@ -413,6 +433,7 @@ def build_routes(prefix: str, auth_base: type) -> list[tuple[str, type]]:
         (f"/api/channels/{name}", ChannelHandler),
         (f"/api/channels/{name}/events", ChannelEventsHandler),
         (f"/api/channels/{name}/control", ControlHandler),
+        *endpoint_routes(),
         ("/(.*)", NotFoundHandler),
     ]
     routes = []

@@ -215,7 +215,7 @@ def make_app(
     config: SSEWidgets, token: str, *, hub: Hub | None = None, access_log: bool = True
 ) -> Application:
     """The standalone Tornado application: the page at ``/`` and every endpoint below ``/``."""
-    state = ServerState(hub=hub or Hub(config.hub_config()), config=config, token=token)
+    state = ServerState.create(hub or Hub(config.hub_config()), config, token)
     log_function = _log_request if access_log else _no_log
     # The page's routes first: the API's routes end with a catch-all 404.
     routes = page_routes("", TokenAuth) + build_routes("", TokenAuth)
