@@ -21,7 +21,7 @@ from conftest import HubProcess
 from openapi_spec_validator import validate
 from tornado.web import RequestHandler
 
-from sse_widgets.server import handlers
+from sse_widgets.server import endpoint_handlers, handlers
 from sse_widgets.server.handlers import build_routes
 from sse_widgets.server.page import page_routes
 from sse_widgets.server.standalone import TokenAuth
@@ -39,6 +39,8 @@ def openapi_path(pattern: str) -> str:
     """A Tornado route pattern as an OpenAPI path: ``/api/channels/([^/]+)`` -> ``{channel}``."""
     if pattern.startswith("/static/"):
         return "/static/{name}"
+    if pattern.startswith("/api/endpoints/"):
+        return pattern.replace("([^/]+)", "{name}", 1).replace("([^/]+)", "{call}")
     return pattern.replace("([^/]+)", "{channel}")
 
 
@@ -120,6 +122,7 @@ def test_query_parameters_and_headers_the_handlers_read_are_documented(
             parameters += [p for p in operation.get("parameters", []) if "$ref" not in p]
     documented = {(p["in"], p["name"].lower()) for p in parameters}
     source = Path(handlers.__file__).read_text(encoding="utf-8")
+    source += Path(endpoint_handlers.__file__).read_text(encoding="utf-8")
     for name in set(re.findall(r'query_values\("(\w+)"\)', source)):
         assert ("query", name) in documented, f"query argument {name!r}"
     for name in set(re.findall(r'headers\.get\("([\w-]+)"\)', source)) - {
