@@ -78,9 +78,7 @@ class EventStream:
         self.read_timeout = read_timeout
         self.stop_on_close = stop_on_close
         self.open_channels = set(channels)
-        self.parser = EventParser()
-        if last_event_id:
-            self.parser.last_event_id = last_event_id
+        self.parser = EventParser(last_event_id or "")
         self.connections = 0  # how many times a response was opened (1 + reconnects)
         self._closed = False
         self._connection: Any = None

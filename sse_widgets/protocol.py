@@ -35,20 +35,28 @@ _FORBIDDEN = re.compile(r"[\r\n\x00]")
 class Event:
     """One server-sent event, as sent or as dispatched by :class:`EventParser`.
 
-    ``event`` is the event type (``"message"`` when the stream names none), ``data`` the text
-    of the ``data:`` lines joined with LF, ``id`` the last event id in force when the event
-    was dispatched (``None`` when encoding an event that sets no id), and ``retry`` a
-    reconnection delay in milliseconds to send with the event (encoding only; the parser keeps
-    the delay on :attr:`EventParser.retry`).
+    ``event`` is the event type (``"message"`` when the stream names none; ``None`` means the
+    same), ``data`` the text of the ``data:`` lines joined with LF (``None``, the default when
+    encoding: no ``data:`` line, so the frame dispatches no event; ``""`` is an event with
+    empty data), ``id`` the last event id in force when the event was dispatched (``None`` when
+    encoding an event that sets no id), and ``retry`` a reconnection delay in milliseconds to
+    send with the event (encoding only; the parser keeps the delay on
+    :attr:`EventParser.retry`).
 
     >>> Event("hello", event="greeting", id="7")
     Event(data='hello', event='greeting', id='7', retry=None)
+    >>> encode(Event(retry=5000))  # sets the reconnection delay, dispatches nothing
+    b'retry: 5000\\n\\n'
     """
 
-    data: str | None = ""
+    data: str | None = None
     event: str = "message"
     id: str | None = None
     retry: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.event is None:  # the default type, as a stream without an event: field
+            object.__setattr__(self, "event", "message")
 
     def json(self) -> Any:
         """The data parsed as JSON (the hub's payloads always are).
@@ -127,16 +135,26 @@ class EventParser:
     reconnection time) lives on the parser and survives across events; call :meth:`reset`
     before parsing a new response on reconnect, which keeps both as the spec requires.
 
+    A reconnecting client starts from the id it knows: ``EventParser(last_event_id="41")``.
+    Each new response's *last event ID buffer* starts with the id in force, as browsers do
+    (Chromium builds each reconnection's parser with the EventSource's last event id), so an
+    event without an ``id:`` field after a reconnect reports that id, not ``""``; an empty
+    ``id:`` field still clears it.
+
     >>> parser = EventParser()
     >>> parser.feed(b"id: 1\\ndata: hel")
     []
     >>> parser.feed(b"lo\\n\\n")
     [Event(data='hello', event='message', id='1', retry=None)]
+    >>> EventParser(last_event_id="41").feed(b"data: after a reconnect\\n\\n")[0].id
+    '41'
     """
 
-    def __init__(self) -> None:
+    def __init__(self, last_event_id: str = "") -> None:
+        if not isinstance(last_event_id, str) or "\x00" in last_event_id:
+            raise ProtocolError(f"last_event_id must be a str without NUL, not {last_event_id!r}")
         #: The last event id string, sent back as ``Last-Event-ID`` when reconnecting.
-        self.last_event_id: str = ""
+        self.last_event_id: str = last_event_id
         #: The reconnection time in milliseconds set by the last valid ``retry:`` field.
         self.retry: int | None = None
         self.reset()
@@ -153,9 +171,10 @@ class EventParser:
         self._skip_lf = False
         self._data: list[str] = []
         self._event_type = ""
-        # The spec gives every stream its own last event ID buffer, starting empty; the
-        # EventSource's last event id string (self.last_event_id) outlives it.
-        self._id_buffer = ""
+        # Every stream has its own last event ID buffer; it starts with the id in force (the
+        # EventSource's last event id string, which outlives streams), so events of the new
+        # stream that carry no id: report the id the client resumed from.
+        self._id_buffer = self.last_event_id
 
     def feed(self, chunk: bytes) -> list[Event]:
         """Parse the next bytes of the stream; return the events they dispatched, in order."""

@@ -217,7 +217,7 @@ def test_reset_keeps_last_event_id_and_retry_but_not_the_partial_event():
     assert (parser.last_event_id, parser.retry) == ("5", 300)
     assert parser.feed(BOM + b": the BOM of the new response is stripped\n") == []
     assert parser.feed(b"\n") == []  # the partial event and its id were dropped
-    assert parser.last_event_id == ""  # the new stream's id buffer started empty
+    assert parser.last_event_id == "5"  # the new stream's id buffer started with the id in force
 
 
 def test_reset_then_id_in_new_stream():
@@ -232,7 +232,22 @@ def test_close_discards_incomplete_event_and_parser_can_start_again():
     assert parser.feed(b"id: 1\ndata: a\n\nid: 2\ndata: b") == [E("a", id="1")]
     assert parser.close() == []
     assert parser.last_event_id == "1"
-    assert parser.feed(b"\xef\xbb\xbfdata: c\n\n") == [E("c")]
+    assert parser.feed(b"\xef\xbb\xbfdata: c\n\n") == [E("c", id="1")]
+
+
+def test_a_parser_starts_from_a_known_last_event_id():
+    # A reconnecting client's state (issue 12): the id in force is reported by events that
+    # carry none, is what a reconnect sends, and an empty id: field still clears it.
+    parser = EventParser(last_event_id="41")
+    assert parser.last_event_id == "41"
+    assert parser.feed(b"data: a\n\n") == [E("a", id="41")]
+    assert parser.feed(b"id: 42\ndata: b\n\n") == [E("b", id="42")]
+    parser.reset()
+    assert parser.feed(b"data: c\n\n") == [E("c", id="42")]
+    assert parser.feed(b"id\ndata: d\n\n") == [E("d", id="")]
+    assert parser.last_event_id == ""
+    with pytest.raises(ProtocolError):
+        EventParser(last_event_id="a\x00b")
 
 
 # -- encode ------------------------------------------------------------------------------
@@ -284,6 +299,25 @@ def test_encode_refuses_line_breaks_and_nul_in_event_name_or_id(field, char):
     assert "position 1" in message
 
 
+def test_retry_only_and_comment_only_frames_fire_no_event():
+    # issue 12: Event(retry=...) used to write an empty data: line, dispatching an empty message
+    assert encode(Event(retry=5000)) == b"retry: 5000\n\n"
+    assert encode(Event(id="7")) == b"id: 7\n\n"
+    for frame in (encode(Event(retry=5000)), comment("keep-alive"), encode(Event(id="7"))):
+        parser = EventParser()
+        assert parser.feed(frame) == []
+    parser = EventParser()
+    assert parser.feed(encode(Event(retry=5000))) == [] and parser.retry == 5000
+    # an explicit empty string is still an event with empty data
+    assert EventParser().feed(encode(Event(""))) == [E("")]
+
+
+def test_event_none_means_the_default_type():
+    assert Event("x", event=None).event == "message"  # type: ignore[arg-type]
+    assert encode(Event("x", event=None)) == b"data: x\n\n"  # type: ignore[arg-type]
+    assert EventParser().feed(encode(Event("x", event=None))) == [E("x")]  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     "retry",
     [-1, True, False, 1.5, 1000.0, "10", "-1"],
@@ -296,8 +330,8 @@ def test_encode_refuses_retry_that_is_not_a_non_negative_int(retry):
 
 @pytest.mark.parametrize(
     "event",
-    [Event(b"bytes"), Event("x", id=5), Event("x", event=None)],
-    ids=["bytes-data", "int-id", "none-event"],
+    [Event(b"bytes"), Event("x", id=5), Event("x", event=5)],
+    ids=["bytes-data", "int-id", "int-event"],
 )
 def test_encode_refuses_values_of_the_wrong_type(event):
     with pytest.raises(ProtocolError, match="must be a str"):
