@@ -306,8 +306,28 @@ def cmd_demo(args: argparse.Namespace, extra: list[str]) -> int:
             return exc.exit_code
 
 
+def _version_line() -> str:
+    import platform
+
+    from . import __version__
+
+    try:
+        from importlib.metadata import version
+
+        tornado = version("tornado")
+    except Exception:  # noqa: BLE001 - the line is informative; never fail --version
+        tornado = "not installed"
+    return f"sse-widgets {__version__} (Python {platform.python_version()}, tornado {tornado})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sse-widgets", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=_version_line(),
+        help="print the version of sse_widgets (and of Python and Tornado) and exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser(

@@ -234,3 +234,24 @@ def test_serve_token_file_problems_are_named(tmp_path, content, extra, problem):
     result = _run("serve", "--port", "0", "--token-file", str(path), *extra, timeout=20)
     assert result.returncode != 0
     assert problem in result.stderr, result.stderr
+
+
+def test_version_prints_the_package_version_and_matches_pyproject():
+    from pathlib import Path
+
+    import tomllib
+
+    import sse_widgets
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    declared = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
+    assert sse_widgets.__version__ == declared
+    result = subprocess.run(
+        [sys.executable, "-m", "sse_widgets.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"sse-widgets {declared} (Python ")
+    assert "tornado" in result.stdout
