@@ -9,7 +9,7 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test setup lint build clean
+.PHONY: demo test setup lint build clean binder-badge
 
 demo: setup build
 	$(VENV)/bin/sse-widgets demo
@@ -25,8 +25,14 @@ build: setup
 	cd js && npm run build --silent
 
 lint: setup
-	$(VENV)/bin/ruff check sse_widgets tests benchmarks
+	$(VENV)/bin/ruff check sse_widgets tests benchmarks scripts
 	$(VENV)/bin/mypy
+	$(PYTHON) scripts/binder_badge.py --check
+
+# Point the README's Binder badge at [project.urls] Repository (pyproject.toml), else at the
+# git remote origin.
+binder-badge: setup
+	$(PYTHON) scripts/binder_badge.py --write
 
 setup: $(STAMP)
 
