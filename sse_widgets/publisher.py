@@ -13,7 +13,8 @@ reply is not published twice.
 
 Where the hub is: ``connect(url, token)``, else ``SSE_WIDGETS_URL`` / ``SSE_WIDGETS_TOKEN``
 (exported by the Jupyter extension to its kernels), else an embedded hub started in this
-process on a loopback port.
+process on a loopback port; outside a kernel, one line on stderr then names the URL of its
+live page.
 """
 
 from __future__ import annotations
@@ -440,6 +441,26 @@ def get_publisher() -> Publisher:
                 from .server.embedded import start_embedded_hub
 
                 url, token = start_embedded_hub()
+                _announce_embedded_hub(url, token)
             _default, _default_pid = Publisher(url, token), pid
             atexit.register(_default.close, 5.0)
         return _default
+
+
+def _announce_embedded_hub(url: str, token: str) -> None:
+    """Say where a plain script's events can be watched (issue 12).
+
+    A script with no hub configured would otherwise start one and show nothing anywhere. In a
+    kernel (VS Code, Colab) the widgets show the events through the relay, so nothing is
+    printed there; ``SSE_WIDGETS_QUIET=1`` silences it elsewhere.
+    """
+    import sys
+
+    if "ipykernel" in sys.modules or os.environ.get("SSE_WIDGETS_QUIET"):
+        return
+    sys.stderr.write(
+        f"sse_widgets: no hub configured; watch this process's progress, logs and charts at "
+        f"{url}?token={token} while it runs (a hub that outlives it: `sse-widgets serve` and "
+        "SSE_WIDGETS_URL / SSE_WIDGETS_TOKEN; SSE_WIDGETS_QUIET=1 hides this line)\n"
+    )
+    sys.stderr.flush()

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
 import time
 
 import anyio
@@ -205,3 +208,45 @@ for n in range(5000):
 """
     )
     assert _retained(hub_process.url, hub_process.token, "bye-connect") == 5000
+
+
+def test_a_plain_script_without_a_hub_names_the_url_of_its_live_page_once():
+    # issue 12: a script's progress() started an embedded hub and showed nothing anywhere
+    script = """
+import json, os, urllib.request
+import sse_widgets
+for _ in sse_widgets.progress(range(3), channel="script", desc="job"):
+    pass
+sse_widgets.channel("script").log("second event: no second line")
+assert sse_widgets.get_publisher().flush(10)
+url, token = os.environ["SSE_WIDGETS_URL"], os.environ["SSE_WIDGETS_TOKEN"]
+request = urllib.request.Request(url + "api/channels", headers={"Authorization": f"Bearer {token}"})
+names = [c["name"] for c in json.load(urllib.request.urlopen(request, timeout=10))["channels"]]
+import http.client
+from urllib.parse import urlsplit
+page = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port, timeout=10)
+page.request("GET", "/?token=" + token)
+reply = page.getresponse()
+login = [reply.status, bool(reply.getheader("Set-Cookie"))]
+print(json.dumps({"url": url, "token": token, "channels": names, "login": login}))
+"""
+    env = {**os.environ, "SSE_WIDGETS_URL": "", "SSE_WIDGETS_TOKEN": ""}
+    env.pop("SSE_WIDGETS_QUIET", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"{seen['url']}?token={seen['token']}" in lines[0]
+    assert "script" in seen["channels"]
+    assert seen["login"] == [302, True]  # the URL logs the browser into the live page
+    quiet = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**env, "SSE_WIDGETS_QUIET": "1"},
+        timeout=60,
+    )
+    assert quiet.returncode == 0 and quiet.stderr == ""
