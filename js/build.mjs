@@ -9,7 +9,7 @@
 import { build, context } from "esbuild";
 import { fileURLToPath } from "node:url";
 
-const ENTRIES = ["connection", "progress", "log", "text", "chart", "activity", "page"];
+const ENTRIES = ["connection", "progress", "log", "text", "chart", "activity", "page", "endpoint-form"];
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 

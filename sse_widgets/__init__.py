@@ -7,6 +7,8 @@ Example (in a kernel started by Jupyter, or after ``sse_widgets.connect(url, tok
 """
 
 from .client import EventStream, subscribe
+from .endpoint_runner import Call, CallProgress
+from .endpoints import Endpoint, endpoint
 from .errors import (
     BackendUnavailable,
     Cancelled,
@@ -30,11 +32,15 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendUnavailable",
     "Bar",
+    "Call",
+    "CallProgress",
     "Cancelled",
     "CapacityError",
     "ChannelClosed",
     "ChannelPublisher",
     "ChannelView",
+    "Endpoint",
+    "EndpointForm",
     "Event",
     "EventStream",
     "InvalidRequest",
@@ -53,6 +59,7 @@ __all__ = [
     "aprogress",
     "channel",
     "connect",
+    "endpoint",
     "get_publisher",
     "log_to",
     "progress",
@@ -62,7 +69,9 @@ __all__ = [
 
 # The widgets import anywidget/ipywidgets: loaded on first use, so that producers (scripts,
 # cron jobs, worker processes) do not pay for them.
-_WIDGETS = frozenset({"ChannelView", "LiveChart", "LogView", "ProgressBar", "TextStream", "show"})
+_WIDGETS = frozenset(
+    {"ChannelView", "EndpointForm", "LiveChart", "LogView", "ProgressBar", "TextStream", "show"}
+)
 
 
 def _jupyter_server_extension_points() -> list[dict[str, object]]:

@@ -98,6 +98,11 @@ def test_cors_allows_only_the_listed_origin(hub):
         {"Origin": "https://app.example", "Authorization": "Bearer T"},
     )
     assert status == 200 and headers["Access-Control-Allow-Origin"] == "https://app.example"
+    # an endpoint call's id and resume path are readable by the allowed page (EndpointForm)
+    assert set(headers["Access-Control-Expose-Headers"].split(", ")) == {
+        "X-SSE-Widgets-Call",
+        "Location",
+    }
     status, headers, _ = _request(
         hub.url + "api/channels/a/events", "OPTIONS", {"Origin": "https://evil.example"}
     )

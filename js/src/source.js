@@ -131,27 +131,49 @@ function directSource(endpoint, handlers, watch) {
  */
 async function postControl(endpoint, channel, message) {
   const url = new URL(`api/channels/${encodeURIComponent(channel)}/control`, endpoint.url);
-  /** @type {Record<string, string>} */
-  const headers = { "Content-Type": "application/json" };
-  if (endpoint.token) headers.Authorization = `token ${endpoint.token}`;
-  const xsrf = endpoint.kind === "jupyter" ? cookie("_xsrf") : null;
-  if (xsrf) headers["X-XSRFToken"] = xsrf; // Jupyter refuses cookie-authenticated POSTs without
   const response = await fetch(url, {
-    method: "POST",
-    headers,
+    ...hubRequest(endpoint, "POST", { "Content-Type": "application/json" }),
     body: JSON.stringify(message),
-    credentials: endpoint.kind === "jupyter" ? "same-origin" : "omit",
   });
-  if (!response.ok) {
-    let reason = `${response.status} ${response.statusText}`;
-    try {
-      const body = await response.json();
-      reason = body?.error ?? body?.message ?? reason; // the hub's errors are {"error", "status"}
-    } catch {
-      // not JSON: keep the status line
-    }
-    throw new Error(reason);
+  if (!response.ok) throw new Error(await refusalReason(response));
+}
+
+/**
+ * Why the hub refused a request: the message of its JSON error (`{"error", "status"}`), else
+ * the status line.
+ * @param {Response} response a response with a 4xx / 5xx status
+ * @returns {Promise<string>}
+ */
+export async function refusalReason(response) {
+  let reason = `${response.status} ${response.statusText}`.trim();
+  try {
+    const body = await response.json();
+    reason = body?.error ?? body?.message ?? reason;
+  } catch {
+    // not JSON: keep the status line
   }
+  return String(reason);
+}
+
+/**
+ * The credentials of a `fetch` from the page to the hub: the token as `Authorization`, the
+ * page's login cookie for Jupyter (with its `_xsrf` token on anything but GET: Jupyter refuses
+ * cookie-authenticated POSTs and DELETEs without it), no cookie for an external hub.
+ *
+ * @param {{ kind: string, url: string, token: string }} endpoint from directEndpoint()
+ * @param {string} method
+ * @param {Record<string, string>} [headers] more headers (Content-Type, Last-Event-ID)
+ * @returns {{ method: string, headers: Record<string, string>, credentials: RequestCredentials }}
+ * @example
+ *   await fetch(url, { ...hubRequest(endpoint, "DELETE") });
+ */
+export function hubRequest(endpoint, method, headers = {}) {
+  /** @type {Record<string, string>} */
+  const all = { ...headers };
+  if (endpoint.token) all.Authorization = `token ${endpoint.token}`;
+  const xsrf = endpoint.kind === "jupyter" && method !== "GET" ? cookie("_xsrf") : null;
+  if (xsrf) all["X-XSRFToken"] = xsrf;
+  return { method, headers: all, credentials: endpoint.kind === "jupyter" ? "same-origin" : "omit" };
 }
 
 /**

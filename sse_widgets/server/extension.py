@@ -72,6 +72,8 @@ class JupyterAuth(JupyterHandler):
         if origin and ("*" in allowed or origin in allowed):
             self.set_header("Access-Control-Allow-Origin", origin)
             self.set_header("Access-Control-Allow-Credentials", "true")
+            # A cross-origin page reads an endpoint call's id to resume or cancel it.
+            self.set_header("Access-Control-Expose-Headers", "X-SSE-Widgets-Call, Location")
             self.set_header("Vary", "Origin")
 
     @allow_unauthenticated

@@ -166,6 +166,8 @@ class TokenAuth(RequestHandler):
         if origin is not None:
             self.set_header("Access-Control-Allow-Origin", origin)
             self.set_header("Access-Control-Allow-Credentials", "true")
+            # A cross-origin page reads an endpoint call's id to resume or cancel it.
+            self.set_header("Access-Control-Expose-Headers", "X-SSE-Widgets-Call, Location")
             self.set_header("Vary", "Origin")
 
     def options(self, *args: str) -> None:

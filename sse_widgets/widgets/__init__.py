@@ -9,6 +9,15 @@ Each widget's front-end subscribes to the hub from the page (one stream per page
 number of widgets) and falls back to a kernel relay where it cannot reach the hub.
 """
 
+from .endpoint_form import EndpointForm
 from .views import ChannelView, LiveChart, LogView, ProgressBar, TextStream, show
 
-__all__ = ["ChannelView", "LiveChart", "LogView", "ProgressBar", "TextStream", "show"]
+__all__ = [
+    "ChannelView",
+    "EndpointForm",
+    "LiveChart",
+    "LogView",
+    "ProgressBar",
+    "TextStream",
+    "show",
+]

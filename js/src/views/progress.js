@@ -199,6 +199,8 @@ export function createProgressView(el, options, host) {
       errorsList: make("ol", ""),
     };
     parts.track.setAttribute("role", "progressbar");
+    parts.track.setAttribute("aria-valuemin", "0");
+    parts.track.setAttribute("aria-valuemax", "100"); // aria-valuenow is the percentage
     parts.track.append(parts.fill);
     parts.outcome.append("✓ ", parts.ok, make("span", "ssew-bar-failmark", " ✗ "), parts.failed);
     parts.cancel.setAttribute("type", "button");
