@@ -14,6 +14,7 @@ caller goes away; the function sees :class:`~sse_widgets.errors.Cancelled` at it
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import itertools
 import json
@@ -227,10 +228,15 @@ class CallProgress:
         )
 
 
+@functools.lru_cache(maxsize=256)
+def _helper_names(function: Callable[..., Any]) -> frozenset[str]:
+    # Cached: inspect.signature costs more than a trivial call's whole run.
+    return HELPER_PARAMETERS & set(inspect.signature(function).parameters)
+
+
 def _helpers(function: Callable[..., Any], call: Call) -> dict[str, Any]:
-    wanted = inspect.signature(function).parameters
     offered = {"call": call, "progress": call.progress, "log": call.log}
-    return {name: value for name, value in offered.items() if name in wanted}
+    return {name: offered[name] for name in _helper_names(function)}
 
 
 def run_call(function: Callable[..., Any], call: Call, arguments: dict[str, Any]) -> None:

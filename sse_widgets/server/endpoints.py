@@ -122,10 +122,9 @@ class WorkerLink:
     feed: Subscription | None = None
     calls: dict[str, CallState] = field(default_factory=dict)
     gone_timer: asyncio.TimerHandle | None = None
-
-    @property
-    def running(self) -> int:
-        return sum(not call.finished for call in self.calls.values())
+    #: Calls started and not finished. A counter, not a scan of ``calls``: that also holds the
+    #: finished calls kept for resuming, thousands of them under load.
+    running: int = 0
 
     def send(self, event: str, data: Any) -> None:
         if self.feed is not None:
@@ -299,6 +298,7 @@ class EndpointRegistry:
         )
         self._calls[call.id] = call
         link.calls[call.id] = call
+        link.running += 1
         link.send("call", {"id": call.id, "arguments": arguments})
         return call
 
@@ -375,6 +375,7 @@ class EndpointRegistry:
                 call.readers.discard(sub)
         if event in TERMINAL_EVENTS:
             call.finished = True
+            call.worker.running -= 1
             call.finished_at = time.monotonic()
             for sub in call.readers:
                 sub.close("finished")
