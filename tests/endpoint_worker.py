@@ -94,6 +94,17 @@ def quiet(progress):
         raise
 
 
+@sse_widgets.endpoint("mixed")
+def mixed(n: int):
+    """Publishes to a shared channel too: both kinds of lines share the publisher's batches."""
+    side = sse_widgets.channel("side")
+    for i in range(n):
+        side.log("side", i)
+        yield i
+    assert sse_widgets.get_publisher().flush(10)
+    return "done"
+
+
 @sse_widgets.endpoint("anything")
 def anything(**options):
     return options

@@ -16,16 +16,21 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import HubProcess, json_error, start_hub
+from conftest import HubProcess, channel_events, json_error, start_hub
 
 from sse_widgets.protocol import Event, EventParser
 
 WORKER = Path(__file__).with_name("endpoint_worker.py")
 
 
+# Calls never touch the backend's channels, but their events come in the publisher's
+# batches, which a Redis hub handles differently: every test runs on both backends.
+pytestmark = pytest.mark.backends
+
+
 @pytest.fixture
-def hub(tmp_path: Path) -> Iterator[HubProcess]:
-    process = start_hub(tmp_path, "--SSEWidgets.endpoint_retention=30")
+def hub(tmp_path: Path, hub_backend: str) -> Iterator[HubProcess]:
+    process = start_hub(tmp_path, "--SSEWidgets.endpoint_retention=30", backend=hub_backend)
     try:
         yield process
     finally:
@@ -184,6 +189,15 @@ def test_an_exception_ends_the_stream_with_an_error_event(hub, worker):
     events = call(hub, "unserializable").read()
     assert events[-1].event == "error" and events[-1].json()["type"] == "TypeError"
     assert "JSON" in events[-1].json()["message"]
+
+
+def test_call_events_and_channel_events_share_the_workers_batches(hub, worker):
+    events = call(hub, "mixed", {"n": 50}).read()
+    assert payloads(events) == list(range(50)) and events[-1].json() == "done"
+    logged = channel_events(hub, "side", "log")
+    assert [line["message"] for line in logged] == [f"side {i}" for i in range(50)]
+    listing = json.loads(Call(hub, "/api/channels", method="GET").response.read())
+    assert [c["name"] for c in listing["channels"]] == ["side"]  # calls are not channels
 
 
 def test_var_keyword_endpoints_take_any_argument(hub, worker):
