@@ -78,6 +78,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 SYSTEMS = ("endpoint", "baseline")
+
+from _provenance import code_version  # noqa: E402  (benchmarks/, next to this script)
+
 DATA_MARK = b"\ndata: "  # every frame of both systems starts with its id line
 COMPLETE_MARK = b"\nevent: complete\n"
 FIRST_DATA = re.compile(rb"\ndata: ([^\n]*)\n")
@@ -763,28 +766,6 @@ def print_report(bench: Bench) -> None:
                 failures[kind] = failures.get(kind, 0) + count
         shown = ", ".join(f"{k}: {v}" for k, v in failures.items()) or "none"
         print(f"  {system:8} {shown} (of {calls:,} calls; {connects} TCP connections opened)")
-
-
-def code_version() -> str:
-    """The commit of the code measured (``+dirty`` with local edits), or why it is unknown."""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "sse_widgets"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return f"not a git checkout: {ROOT}"
-    return commit + ("+dirty" if dirty else "")
 
 
 def main() -> int:

@@ -69,6 +69,7 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"
 sys.path.insert(0, str(ROOT / "tests"))  # tests/redis_server.py: a redis-server on a free port
 
+from _provenance import code_version  # noqa: E402
 from _roles import latency_summary  # noqa: E402
 from bench_hub import Child, cpu_seconds  # noqa: E402
 
@@ -585,28 +586,6 @@ def measure(label: str, run: Any, *args: Any) -> dict[str, Any]:
         print(f"  {args[0].name:6} {label}: FAILED: {exc}", flush=True)
         result = {"count": 0, "elapsed": 0.0, "rate": 0.0, "cpu": {}, "problems": [str(exc)]}
     return result
-
-
-def code_version() -> str:
-    """The commit of the code measured (``+dirty`` with local edits), or why it is unknown."""
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--", "sse_widgets"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return f"not a git checkout: {ROOT}"
-    return commit + ("+dirty" if dirty else "")
 
 
 def main() -> int:
