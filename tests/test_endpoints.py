@@ -355,3 +355,45 @@ def test_a_worker_that_dies_fails_its_calls_with_worker_gone(hub, tmp_path):
     listed = json.loads(Call(hub, "/api/endpoints", method="GET").response.read())
     assert "forever" not in {e["name"] for e in listed["endpoints"]}
     assert call(hub, "forever").status == 404
+
+
+def test_the_form_widgets_kernel_relay_makes_the_call_for_its_view(hub, worker, monkeypatch):
+    # Where the browser cannot reach the hub, EndpointForm's kernel side calls it and
+    # forwards the events as custom messages (sse_widgets/widgets/endpoint_form.py).
+    from sse_widgets import Publisher
+    from sse_widgets.widgets import endpoint_form
+
+    publisher = Publisher(hub.url, hub.token, start=False)
+    monkeypatch.setattr(endpoint_form, "get_publisher", lambda: publisher)
+    form = endpoint_form.EndpointForm("count", transport="relay", resume_window=0)
+    sent: list[dict] = []
+    monkeypatch.setattr(form, "send", sent.append)
+
+    def until(predicate, timeout: float = 15) -> list[dict]:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate():
+                return sent
+            time.sleep(0.01)
+        raise AssertionError(f"the relay sent {sent}")
+
+    def events(view: str) -> list[dict]:
+        return [e for m in sent if m["view"] == view and m["type"] == "events" for e in m["events"]]
+
+    relay = form._relay
+    relay._on_message(form, {"type": "describe", "view": "v1", "request": 1}, [])
+    until(lambda: any(m["type"] == "info" for m in sent))
+    assert next(m for m in sent if m["type"] == "info")["info"]["name"] == "count"
+
+    relay._on_message(form, {"type": "call", "view": "v1", "request": 2, "args": {"n": 3}}, [])
+    until(lambda: any(e["event"] == "complete" for e in events("v1")))
+    assert [json.loads(e["data"]) for e in events("v1") if e["event"] == "message"] == [
+        {"i": i, "tag": ""} for i in range(3)
+    ]
+    assert next(m["type"] for m in sent if m.get("request") == 2) == "started"
+
+    relay._on_message(form, {"type": "call", "view": "v2", "request": 3, "args": {}}, [])
+    until(lambda: any(m["type"] == "failed" for m in sent))
+    failed = next(m for m in sent if m["type"] == "failed")
+    assert failed["status"] == 400 and "missing argument(s) ['n']" in failed["error"]
+    form.close()
