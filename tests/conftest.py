@@ -30,6 +30,8 @@ from redis_server import RedisServer
 from traitlets.config import Config
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+#: Scripts the tests run as processes: --doctest-modules must not import them.
+collect_ignore = ["endpoint_worker.py"]
 
 REPO = Path(__file__).resolve().parent.parent
 PUBLISH_TOKEN = "publish-secret-for-tests"
